@@ -1,0 +1,3 @@
+from imsynth.cli.main import main
+
+main()

@@ -1,0 +1,28 @@
+"""The ``imsynth`` console command: one group, a subcommand per job (``imsynth --help``)."""
+from __future__ import annotations
+
+import click
+
+from imsynth import __version__
+from imsynth.cli.data import data_group
+from imsynth.cli.demo import demo_command
+from imsynth.cli.synthesize import synthesize_command
+from imsynth.cli.train import train_group
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="imsynth")
+def cli() -> None:
+    """imsynth: learned photographic image synthesis from semantic layouts."""
+
+
+cli.add_command(data_group)
+cli.add_command(demo_command)
+cli.add_command(train_group)
+cli.add_command(synthesize_command)
+
+
+def main() -> None:  # pragma: no cover - thin wrapper for ``python -m imsynth``
+    cli(prog_name="imsynth")

@@ -1,0 +1,68 @@
+"""The report of one synthesis run: held-out layouts | real photos | synthesized variants.
+
+Written by the main job (``imsynth demo``) and by ``imsynth report``: everything is read from the
+run folder (its checkpoint carries the model config; ``metrics.jsonl`` the training curves).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from imsynth.data.cityscapes import find_pairs
+from imsynth.evaluation.report import Figure, Section, plot_curves, read_scalar_log, write_report
+from imsynth.inference.crn import load_crn, synthesize_ids
+from imsynth.utils.images import tile_grid
+from imsynth.utils.io import save_image
+
+
+def layout_grid(run_dir: str | Path, data_root: str | Path, split: str = "val", count: int = 6,
+                variants: int = 3) -> tuple[np.ndarray, dict]:
+    """Rows of (layout | real | variant 0..variants-1) for the first ``count`` pairs of ``split``."""
+    crn = load_crn(run_dir, device="cpu")
+    samples = find_pairs(data_root, split)[:count]
+    if not samples:
+        raise ValueError(f"no pairs in split {split!r} of {data_root}")
+    rows = []
+    height, width = crn.model.grid_size
+    for sample in samples:
+        ids = crn.label_space.load(sample.label_path)
+        with Image.open(sample.image_path) as photo:
+            real = np.asarray(photo.convert("RGB"))
+        photos = synthesize_ids(crn, ids, variants)
+        rows.append([crn.label_space.colorize(ids), real, *photos])
+    k = min(variants, crn.model.num_variants)
+    titles = ["layout", "real photo", *[f"synthesized {j}" for j in range(k)]]
+    grid = tile_grid(rows, column_titles=titles, cell_size=(height, width))
+    info = {"step": crn.step, "backbone": crn.backbone, "layouts": len(samples), "variants shown": k,
+            "model variants": crn.model.num_variants, "resolution": f"{height}x{width}",
+            "modules": crn.model.config.num_modules,
+            "parameters": sum(p.numel() for p in crn.model.parameters())}
+    return grid, info
+
+
+def write_run_report(run_dir: str | Path, data_root: str | Path, split: str = "val", count: int = 6,
+                     variants: int = 3, extra_sections: list[Section] | None = None) -> Path:
+    """Write ``run_dir/report.html`` (+ ``run_dir/synthesis_grid.png``) and return its path."""
+    run_dir = Path(run_dir)
+    grid, info = layout_grid(run_dir, data_root, split, count, variants)
+    save_image(run_dir / "synthesis_grid.png", grid)
+    sections = [
+        Section("Held-out layouts", text=(
+            f"{info['layouts']} layouts of split '{split}' of {data_root}, never seen in training; "
+            f"CRN at step {info['step']} ({info['resolution']}, {info['modules']} modules, "
+            f"{info['parameters']:,} parameters, loss network {info['backbone']}); "
+            f"first {info['variants shown']} of {info['model variants']} variants per layout."),
+            figures=[Figure(grid, "layout | real photo | synthesized variants", "synthesis_grid")]),
+        Section("Model", table=[{"property": k, "value": v} for k, v in info.items()]),
+    ]
+    series = read_scalar_log(run_dir / "metrics.jsonl")
+    loss_keys = [k for k in series if k == "loss" or k.startswith("loss/")]
+    if loss_keys:
+        sections.append(Section("Training curves", text="Logged by the trainer to metrics.jsonl "
+                                "(window means over the logging interval).",
+                                figures=[Figure(plot_curves(series, loss_keys), "loss terms per step",
+                                                "loss_curves")]))
+    sections += extra_sections or []
+    return write_report(run_dir, f"imsynth CRN run: {run_dir.name}", sections)

@@ -1,0 +1,1 @@
+"""Inference from checkpoints: rebuild a trained model from its embedded config and run it."""

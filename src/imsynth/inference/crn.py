@@ -1,0 +1,93 @@
+"""Synthesize photographs from label maps with a trained CRN checkpoint.
+
+The checkpoint carries its run config, so nothing about the architecture is repeated here:
+:func:`load_crn` reads the config, rebuilds :class:`~imsynth.models.crn.CRN` and loads its weights.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+
+from imsynth.data.labels import DEFAULT_COLOR_TOLERANCE, LabelSpace, get_label_space
+from imsynth.models.crn import CRN
+from imsynth.training.checkpoint import CheckpointError, load_checkpoint, load_weights_into
+from imsynth.utils.config import from_dict
+from imsynth.utils.device import resolve_device
+from imsynth.utils.images import tensor_to_uint8, tile_grid
+from imsynth.utils.io import save_image
+
+LABEL_EXTENSIONS = (".png", ".bmp", ".gif", ".tif", ".tiff", ".jpg", ".jpeg", ".webp")
+
+
+@dataclass
+class LoadedCRN:
+    """A CRN ready for inference, with the label space and step it was trained with."""
+
+    model: CRN
+    label_space: LabelSpace
+    step: int
+    source: Path
+    backbone: str
+
+
+def load_crn(checkpoint: str | Path, device: str = "auto") -> LoadedCRN:
+    """Rebuild a CRN from a run folder, checkpoint folder or ``generator.safetensors`` file."""
+    from imsynth.methods.crn import CRNMethodConfig
+
+    loaded = load_checkpoint(checkpoint)
+    if loaded.config.get("method") != "crn":
+        raise CheckpointError(f"{checkpoint} holds a {loaded.config.get('method')!r} model, not a CRN")
+    config = from_dict(CRNMethodConfig, loaded.config["method_config"])
+    model = CRN(config.model)
+    load_weights_into({"generator": model}, loaded)
+    model.to(resolve_device(device)).eval()
+    return LoadedCRN(model, get_label_space(config.data.label_space), loaded.step, loaded.path, config.loss.backbone)
+
+
+def list_label_maps(path: str | Path) -> list[Path]:
+    """A label-map file, or the label maps in a folder (Cityscapes ``*_labelIds.png`` preferred)."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f"no such label map or folder: {path}")
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in LABEL_EXTENSIONS)
+    id_maps = [p for p in files if p.name.endswith("_labelIds.png")]
+    if id_maps:
+        return id_maps
+    files = [p for p in files if not p.name.endswith(("_instanceIds.png", "_labelTrainIds.png", "_leftImg8bit.png"))]
+    if not files:
+        raise FileNotFoundError(f"no label maps (PNG images) found in {path}")
+    return files
+
+
+@torch.inference_mode()
+def synthesize_ids(crn: LoadedCRN, ids: np.ndarray, variants: int | None = None) -> np.ndarray:
+    """Id map (HxW) -> ``k x H x W x 3`` uint8 photographs at the map's own size."""
+    train = torch.from_numpy(crn.label_space.ids_to_train(ids).astype(np.int64))[None]
+    device = crn.model.projection.weight.device
+    images = crn.model.synthesize(train.to(device))[0]
+    if variants is not None:
+        images = images[:variants]
+    return np.stack([tensor_to_uint8(image) for image in images])
+
+
+def synthesize_files(crn: LoadedCRN, label_paths: Iterable[Path], out_dir: str | Path, *,
+                     variants: int | None = None, tolerance: float = DEFAULT_COLOR_TOLERANCE) -> list[Path]:
+    """Write ``<name>_v<j>.png`` for each variant and ``<name>_grid.png`` (layout | variants)."""
+    out_dir = Path(out_dir)
+    written = []
+    for path in label_paths:
+        ids = crn.label_space.load(path, tolerance=tolerance)
+        photos = synthesize_ids(crn, ids, variants)
+        name = path.name.removesuffix("".join(path.suffixes[-1:])).removesuffix("_gtFine_labelIds")
+        for j, photo in enumerate(photos):
+            save_image(out_dir / f"{name}_v{j}.png", photo)
+        grid = tile_grid([[crn.label_space.colorize(ids), *photos]])
+        save_image(out_dir / f"{name}_grid.png", grid)
+        written.append(out_dir / f"{name}_grid.png")
+    return written

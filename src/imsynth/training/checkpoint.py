@@ -1,0 +1,308 @@
+"""Checkpoints: crash-safe folders of safetensors weights plus the training state.
+
+Layout of a run directory::
+
+    OUT_DIR/checkpoints/
+        step_000500/
+            generator.safetensors      # one file per model; run config in its metadata
+            discriminator.safetensors
+            state.pt                   # optimizers, schedulers, RNGs, data position, config
+        step_001000/
+        latest                         # {"checkpoint": "step_001000", "step": 1000}
+
+A checkpoint is written into ``step_001000.tmp/`` (every file fsync'ed), renamed to
+``step_001000/`` in one atomic step, and only then does ``latest`` (itself written atomically)
+point at it. A crash at any moment leaves ``latest`` naming a complete checkpoint.
+
+Each ``.safetensors`` file embeds the run config under the ``imsynth_config`` metadata key, so a
+single ``generator.safetensors`` is enough to rebuild the model for inference
+(:func:`read_model_config`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
+from torch import nn
+
+from imsynth.utils.io import atomic_write, write_bytes, write_json
+
+__all__ = [
+    "Checkpoint",
+    "CheckpointError",
+    "CHECKPOINTS_DIR",
+    "CONFIG_METADATA_KEY",
+    "checkpoint_name",
+    "save_checkpoint",
+    "load_checkpoint",
+    "find_latest",
+    "read_model_config",
+    "prune_checkpoints",
+    "load_weights_into",
+]
+
+CHECKPOINTS_DIR = "checkpoints"
+LATEST_FILE = "latest"
+STATE_FILE = "state.pt"
+WEIGHTS_SUFFIX = ".safetensors"
+CONFIG_METADATA_KEY = "imsynth_config"
+_STEP_DIR = re.compile(r"^step_(\d+)$")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, incomplete or unreadable."""
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint. ``state`` is ``None`` for a weights-only ``.safetensors`` file."""
+
+    path: Path
+    step: int
+    config: dict[str, Any]
+    weights: dict[str, dict[str, torch.Tensor]]
+    state: dict[str, Any] | None
+
+
+def checkpoint_name(step: int) -> str:
+    return f"step_{step:06d}"
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def save_checkpoint(
+    root: str | Path,
+    step: int,
+    models: Mapping[str, nn.Module],
+    state: Mapping[str, Any],
+    config: Mapping[str, Any],
+    keep_last: int | None = None,
+) -> Path:
+    """Atomically write checkpoint ``root/step_XXXXXX``, point ``latest`` at it, prune old ones.
+
+    ``state`` holds the training state (optimizers, RNGs...) and must be ``torch.save``-able with
+    ``weights_only`` loading (tensors, numbers, strings, lists, dicts). Returns the folder.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    name = checkpoint_name(step)
+    final, temp = root / name, root / f"{name}.tmp"
+    if temp.exists():  # left over from an interrupted save
+        shutil.rmtree(temp)
+    temp.mkdir()
+
+    config_json = json.dumps(dict(config))
+    for model_name, model in models.items():
+        write_bytes(temp / f"{model_name}{WEIGHTS_SUFFIX}",
+                    _weights_bytes(model, config_json, model_name, step))
+    with atomic_write(temp / STATE_FILE, "wb") as handle:
+        torch.save({**state, "step": step, "config": dict(config), "models": list(models)}, handle)
+    _fsync_dir(temp)
+
+    _replace_dir(temp, final)
+    _fsync_dir(root)
+    write_json(root / LATEST_FILE, {"checkpoint": name, "step": step})
+    prune_checkpoints(root, keep_last)
+    return final
+
+
+def _weights_bytes(model: nn.Module, config_json: str, model_name: str, step: int) -> bytes:
+    """Serialize a model's state dict (copied to contiguous CPU tensors) with the run config."""
+    tensors = {key: value.detach().to("cpu").clone(memory_format=torch.contiguous_format)
+               for key, value in model.state_dict().items()}
+    metadata = {CONFIG_METADATA_KEY: config_json, "imsynth_model": model_name,
+                "imsynth_step": str(step), "format": "pt"}
+    return safetensors_bytes(tensors, metadata=metadata)
+
+
+def _replace_dir(source: Path, target: Path) -> None:
+    """Rename ``source`` to ``target``; an existing ``target`` (same step saved again) is swapped out."""
+    if not target.exists():
+        os.rename(source, target)
+        return
+    old = target.with_name(f"{target.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    os.rename(target, old)
+    os.rename(source, target)
+    shutil.rmtree(old)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make renames inside ``folder`` durable (best effort; not supported everywhere)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def prune_checkpoints(root: str | Path, keep_last: int | None) -> list[Path]:
+    """Delete all but the ``keep_last`` newest checkpoints (never the ``latest`` one) and stale temps."""
+    root = Path(root)
+    removed = []
+    for stale in list(root.glob("step_*.tmp")) + list(root.glob("step_*.old")):
+        shutil.rmtree(stale, ignore_errors=True)
+        removed.append(stale)
+    if keep_last is None:
+        return removed
+    newest_first = sorted(_complete_checkpoints(root), key=lambda item: item[0], reverse=True)
+    latest = find_latest(root)
+    for _, folder in newest_first[keep_last:]:
+        if latest is None or folder.resolve() != latest.resolve():
+            shutil.rmtree(folder)
+            removed.append(folder)
+    return removed
+
+
+def _complete_checkpoints(root: Path) -> list[tuple[int, Path]]:
+    if not root.is_dir():
+        return []
+    found = []
+    for folder in root.iterdir():
+        match = _STEP_DIR.match(folder.name)
+        if match and folder.is_dir() and (folder / STATE_FILE).is_file():
+            found.append((int(match.group(1)), folder))
+    return found
+
+
+# --------------------------------------------------------------------------- finding
+
+
+def find_latest(root: str | Path) -> Path | None:
+    """The checkpoint folder ``root/latest`` names (or the newest complete one); ``None`` if none."""
+    root = Path(root)
+    pointer = root / LATEST_FILE
+    if pointer.is_file():
+        try:
+            target = root / json.loads(pointer.read_text())["checkpoint"]
+        except (ValueError, KeyError, TypeError) as error:
+            raise CheckpointError(f"{pointer} is corrupt ({error}); delete it to use the newest "
+                                  "complete checkpoint") from error
+        if (target / STATE_FILE).is_file():
+            return target
+    complete = _complete_checkpoints(root)
+    return max(complete, key=lambda item: item[0])[1] if complete else None
+
+
+def _resolve_checkpoint_dir(path: Path) -> Path:
+    """A checkpoint folder from a checkpoint folder, a ``checkpoints/`` folder or a run folder."""
+    if (path / STATE_FILE).is_file():
+        return path
+    for root in (path, path / CHECKPOINTS_DIR):
+        latest = find_latest(root)
+        if latest is not None:
+            return latest
+    if any(path.glob(f"*{WEIGHTS_SUFFIX}")):  # a folder of exported weights
+        return path
+    raise CheckpointError(f"no checkpoint found in {path}: train first or pass --checkpoint")
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
+    """Load a checkpoint from a run folder (its latest), a checkpoint folder or a ``.safetensors`` file."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    if path.is_file():
+        if path.name == STATE_FILE:
+            return _load_dir(path.parent, map_location)
+        if path.suffix != WEIGHTS_SUFFIX:
+            raise CheckpointError(f"{path} is not a checkpoint: expected a folder or a {WEIGHTS_SUFFIX} file")
+        config = read_model_config(path)
+        weights = {path.stem: _load_weights(path, map_location)}
+        return Checkpoint(path, _metadata_step(path), config, weights, state=None)
+    return _load_dir(_resolve_checkpoint_dir(path), map_location)
+
+
+def _load_dir(folder: Path, map_location: str | torch.device) -> Checkpoint:
+    state_path = folder / STATE_FILE
+    if not state_path.is_file():  # weights only, e.g. an exported model folder
+        files = sorted(folder.glob(f"*{WEIGHTS_SUFFIX}"))
+        if not files:
+            raise CheckpointError(f"no checkpoint found in {folder}: train first or pass --checkpoint")
+        weights = {f.stem: _load_weights(f, map_location) for f in files}
+        return Checkpoint(folder, _metadata_step(files[0]), read_model_config(files[0]), weights, None)
+    try:
+        state = torch.load(state_path, map_location=map_location, weights_only=True)
+    except Exception as error:  # torch raises many types for truncated/corrupt pickles
+        raise CheckpointError(f"{state_path} is corrupt or truncated ({type(error).__name__}: {error}); "
+                              "delete this checkpoint folder to fall back to an older one") from error
+    if not isinstance(state, dict) or not {"step", "config", "models"} <= set(state):
+        raise CheckpointError(f"{state_path} is not an imsynth training state")
+    weights = {}
+    for name in state["models"]:
+        file = folder / f"{name}{WEIGHTS_SUFFIX}"
+        if not file.is_file():
+            raise CheckpointError(f"checkpoint {folder} is incomplete: {file.name} is missing")
+        weights[name] = _load_weights(file, map_location)
+    return Checkpoint(folder, int(state["step"]), state["config"], weights, state)
+
+
+def _load_weights(file: Path, map_location: str | torch.device) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(file, device=str(map_location))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{file} is corrupt or not a safetensors file: {error}") from error
+
+
+def _read_metadata(file: Path) -> dict[str, str]:
+    if not file.is_file():
+        raise CheckpointError(f"weights file not found: {file}")
+    try:
+        with safe_open(file, framework="pt") as handle:
+            return handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{file} is corrupt or not a safetensors file: {error}") from error
+
+
+def read_model_config(path: str | Path) -> dict[str, Any]:
+    """The run config embedded in a ``.safetensors`` file's metadata (tensors are not read)."""
+    path = Path(path)
+    metadata = _read_metadata(path)
+    if CONFIG_METADATA_KEY not in metadata:
+        raise CheckpointError(f"{path} has no embedded imsynth config (metadata key "
+                              f"{CONFIG_METADATA_KEY!r}); was it written by imsynth?")
+    try:
+        return json.loads(metadata[CONFIG_METADATA_KEY])
+    except ValueError as error:
+        raise CheckpointError(f"{path}: embedded config is not valid JSON: {error}") from error
+
+
+def _metadata_step(file: Path) -> int:
+    try:
+        return int(_read_metadata(file).get("imsynth_step", 0))
+    except ValueError:
+        return 0
+
+
+def load_weights_into(models: Mapping[str, nn.Module], checkpoint: Checkpoint) -> None:
+    """Copy the checkpoint's weights into ``models`` (names and shapes must match exactly)."""
+    missing = sorted(set(models) - set(checkpoint.weights))
+    if missing:
+        raise CheckpointError(f"checkpoint {checkpoint.path} has no weights for model(s) {missing}; "
+                              f"it contains {sorted(checkpoint.weights)}")
+    for name, model in models.items():
+        try:
+            model.load_state_dict(checkpoint.weights[name])
+        except RuntimeError as error:
+            raise CheckpointError(f"weights for {name!r} in {checkpoint.path} do not fit the model: "
+                                  f"{error}") from error

@@ -1,0 +1,213 @@
+"""``TrainingMethod``: the interface between one learning method and the shared trainer.
+
+A method (CRN, pix2pix, colorizer, segmenter...) knows its networks, its optimizers and what one
+training step computes. The :class:`~imsynth.training.trainer.Trainer` does everything else:
+seeding, devices, mixed precision, data loading, LR schedules, logging, checkpoints and resume.
+
+Life cycle, as driven by the trainer::
+
+    method = MyMethod(my_config)           # stores the config only
+    models = method.models()               # calls build_models() once (after the trainer seeded)
+    # trainer moves models to the device, then attaches the TrainContext as method.ctx
+    optimizers = method.optimizers(train_config)
+    method.on_train_start()
+    for step in ...:
+        scalars = method.training_step(batch, step)   # forward + backward + optimizer steps
+    images = method.sample(batch)          # every sample_every steps, under no_grad/eval()
+
+A GAN with two optimizers::
+
+    class Pix2Pix(TrainingMethod):
+        name = "pix2pix"
+        config_class = Pix2PixConfig
+
+        def build_models(self):
+            self.G, self.D = UNet(self.config.model), PatchGAN(self.config.model)
+            return {"generator": self.G, "discriminator": self.D}
+
+        def optimizers(self, train):
+            self.opt_g = make_optimizer(self.G, train)
+            self.opt_d = make_optimizer(self.D, train)
+            return {"generator": self.opt_g, "discriminator": self.opt_d}
+
+        def training_step(self, batch, step):
+            ctx = self.ctx
+            with ctx.autocast():
+                fake = self.G(batch["label"])
+                d_loss = d_criterion(self.D(batch["label"], batch["image"]),
+                                     self.D(batch["label"], fake.detach()))
+            ctx.optimize(d_loss, self.opt_d)
+            with ctx.autocast():
+                g_loss = g_criterion(self.D(batch["label"], fake), fake, batch["image"])
+            ctx.optimize(g_loss, self.opt_g)
+            return {"loss_d": d_loss.detach(), "loss_g": g_loss.detach()}
+
+        def sample(self, batch):
+            return {"label": colorize(batch["label"]), "real": batch["image"],
+                    "synthesized": self.G(batch["label"])}
+
+Methods with one loss and one optimizer subclass :class:`SingleOptimizerMethod` and only write
+``build_models`` and ``compute_loss``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar, Generic, TypeVar
+
+import torch
+from torch import nn
+from torch.optim import Optimizer
+
+from imsynth.training.config import TrainConfig
+from imsynth.training.context import TrainContext
+from imsynth.training.optim import make_optimizer
+from imsynth.utils.config import from_dict, to_dict
+
+__all__ = ["StepOutput", "TrainingMethod", "SingleOptimizerMethod"]
+
+#: What ``training_step`` returns: named scalars (floats or 0-dim tensors, e.g. detached losses).
+#: Every entry is logged and checked; a NaN/inf entry stops training with ``TrainingDivergedError``.
+StepOutput = Mapping[str, float | torch.Tensor]
+
+ConfigT = TypeVar("ConfigT")
+
+
+class TrainingMethod(ABC, Generic[ConfigT]):
+    """Base class of every trainable method; see the module docstring for an example.
+
+    Construct it from the method's config (``MyMethod(config)``); a subclass that defines its own
+    ``__init__`` must call ``super().__init__(config)``. Build networks in :meth:`build_models`,
+    not in ``__init__``, so the trainer can seed their initialization.
+    """
+
+    #: Short unique identifier, stored in run configs ("crn", "pix2pix"...).
+    name: ClassVar[str]
+    #: The method's config dataclass; lets :meth:`from_config_dict` rebuild the method.
+    config_class: ClassVar[type | None] = None
+
+    def __init__(self, config: ConfigT) -> None:
+        self.config = config
+        self._models: dict[str, nn.Module] | None = None
+        self._ctx: TrainContext | None = None
+
+    # ------------------------------------------------------------------ to implement
+
+    @abstractmethod
+    def build_models(self) -> dict[str, nn.Module]:
+        """Create the networks and return them by name (e.g. ``{"generator": G}``)."""
+
+    @abstractmethod
+    def optimizers(self, train: TrainConfig) -> dict[str, Optimizer]:
+        """Create one optimizer per parameter group; names label their learning rates in logs."""
+
+    @abstractmethod
+    def training_step(self, batch: Any, step: int) -> StepOutput:
+        """One update on ``batch`` (already on the device); ``step`` counts completed steps.
+
+        Do the forward passes inside ``self.ctx.autocast()`` and the updates with
+        ``self.ctx.optimize(loss, optimizer)``. Return the scalars to log.
+        """
+
+    # ------------------------------------------------------------------ optional
+
+    def sample(self, batch: Any) -> dict[str, torch.Tensor]:
+        """Images to visualise for ``batch``: name -> (N, 1|3, H, W) in [0, 1], shown as columns.
+
+        Called under ``torch.no_grad()`` with the models in ``eval()`` mode. Default: none.
+        """
+        return {}
+
+    def config_dict(self) -> dict[str, Any]:
+        """The method's configuration as a plain dict (stored with runs and checkpoints)."""
+        if dataclasses.is_dataclass(self.config) and not isinstance(self.config, type):
+            return to_dict(self.config)
+        if isinstance(self.config, Mapping):
+            return to_dict(dict(self.config))
+        raise TypeError(f"{type(self).__name__}: override config_dict() for a {type(self.config).__name__} config")
+
+    def on_train_start(self) -> None:
+        """Called once after models, optimizers and (on resume) their states are ready."""
+
+    def state_dict_extra(self) -> dict[str, Any]:
+        """Extra state to checkpoint besides models and optimizers (e.g. an EMA counter).
+
+        Use plain data and tensors only: checkpoints are loaded with ``weights_only=True``.
+        """
+        return {}
+
+    def load_state_dict_extra(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict_extra` returned."""
+
+    # ------------------------------------------------------------------ provided
+
+    def models(self) -> dict[str, nn.Module]:
+        """The networks by name, built by :meth:`build_models` on first use."""
+        if self._models is None:
+            models = self.build_models()
+            if not models or not all(isinstance(m, nn.Module) for m in models.values()):
+                raise TypeError(f"{type(self).__name__}.build_models() must return a non-empty "
+                                "dict of nn.Module")
+            self._models = dict(models)
+        return self._models
+
+    @property
+    def ctx(self) -> TrainContext:
+        """The trainer's :class:`TrainContext` (device, autocast, optimize)."""
+        if self._ctx is None:
+            raise RuntimeError(f"{type(self).__name__}.ctx is only available while a Trainer runs it")
+        return self._ctx
+
+    def attach(self, ctx: TrainContext) -> None:
+        """Give the method its training context (done by the trainer)."""
+        self._ctx = ctx
+
+    @property
+    def device(self) -> torch.device:
+        """Where the models live (the context's device, or CPU outside training)."""
+        return self._ctx.device if self._ctx is not None else torch.device("cpu")
+
+    @classmethod
+    def from_config_dict(cls, data: Mapping[str, Any]) -> TrainingMethod[Any]:
+        """Rebuild the method from ``config_dict()`` output (needs ``config_class``)."""
+        if cls.config_class is None:
+            raise TypeError(f"{cls.__name__} sets no config_class; construct it directly")
+        return cls(from_dict(cls.config_class, data))
+
+
+class SingleOptimizerMethod(TrainingMethod[ConfigT]):
+    """A method with one loss and one optimizer over all its models' parameters.
+
+    Implement :meth:`build_models` and :meth:`compute_loss` (and usually :meth:`sample`)::
+
+        class Colorizer(SingleOptimizerMethod):
+            name = "colorizer"
+
+            def build_models(self):
+                self.net = ColorNet(self.config.model)
+                return {"colorizer": self.net}
+
+            def compute_loss(self, batch, step):
+                return F.l1_loss(self.net(batch["gray"]), batch["color"])
+    """
+
+    optimizer_name: ClassVar[str] = "main"
+
+    @abstractmethod
+    def compute_loss(
+        self, batch: Any, step: int
+    ) -> torch.Tensor | tuple[torch.Tensor, Mapping[str, float | torch.Tensor]]:
+        """The loss for ``batch`` (runs under autocast), optionally with extra scalars to log."""
+
+    def optimizers(self, train: TrainConfig) -> dict[str, Optimizer]:
+        unique = {id(p): p for model in self.models().values() for p in model.parameters()}
+        self._optimizer = make_optimizer(unique.values(), train)
+        return {self.optimizer_name: self._optimizer}
+
+    def training_step(self, batch: Any, step: int) -> StepOutput:
+        with self.ctx.autocast():
+            result = self.compute_loss(batch, step)
+        loss, extra = result if isinstance(result, tuple) else (result, {})
+        self.ctx.optimize(loss, self._optimizer)
+        return {"loss": loss.detach(), **extra}

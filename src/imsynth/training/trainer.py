@@ -1,0 +1,352 @@
+"""``Trainer``: the one training loop shared by every method.
+
+::
+
+    trainer = Trainer(Pix2Pix(pix2pix_config), TrainConfig(out_dir="runs/p2p", max_steps=20_000),
+                      dataset, resume=True)
+    result = trainer.fit()
+
+The trainer seeds everything, builds the method's models on the chosen device, creates their
+optimizers and LR schedules, then repeats: next batch -> ``method.training_step`` -> check the
+reported losses are finite -> schedule step -> log / sample / checkpoint. It stops at
+``max_steps`` or when the ``max_minutes`` budget is used up, and always ends with a checkpoint.
+
+With ``resume=True`` it continues from ``OUT_DIR``'s latest checkpoint: weights, optimizer and
+schedule states, RNG states and the exact position in the data stream are restored, so on CPU
+with ``deterministic=True`` an interrupted-and-resumed run ends with bitwise the same weights as
+an uninterrupted one.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+
+from imsynth.training.checkpoint import (
+    CHECKPOINTS_DIR,
+    find_latest,
+    load_checkpoint,
+    load_weights_into,
+    save_checkpoint,
+)
+from imsynth.training.config import TrainConfig, check_resume_compatible, make_run_config
+from imsynth.training.context import TrainContext
+from imsynth.training.data import check_dataset, make_loader, preview_batch
+from imsynth.training.logging import Progress, RunLogger, ScalarWindow, Throughput
+from imsynth.training.method import StepOutput, TrainingMethod
+from imsynth.training.optim import make_scheduler
+from imsynth.training.visualize import image_grid
+from imsynth.utils.config import save_config
+from imsynth.utils.device import autocast_dtype, describe_device, resolve_device
+from imsynth.utils.seeding import (
+    configure_determinism,
+    get_rng_state,
+    preserved_rng,
+    seed_everything,
+    set_rng_state,
+)
+
+__all__ = ["Trainer", "TrainResult", "TrainingDivergedError", "RunExistsError"]
+
+
+class TrainingDivergedError(RuntimeError):
+    """A reported loss became NaN or infinite; nothing was saved from the diverged state."""
+
+
+class RunExistsError(RuntimeError):
+    """A fresh run was started in an ``out_dir`` that already holds checkpoints."""
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`Trainer.fit` did."""
+
+    step: int
+    stop_reason: str  # "max_steps" or "max_minutes"
+    checkpoint: Path
+    elapsed_seconds: float
+    last_scalars: dict[str, float]
+
+
+class Trainer:
+    """Trains a :class:`TrainingMethod` on a map-style dataset according to a :class:`TrainConfig`.
+
+    Construction does all set-up (and may raise on a bad config or checkpoint): it seeds the
+    global RNGs with ``config.seed``, builds the method's models on the device, creates optimizers
+    and schedules and, with ``resume=True``, restores the latest checkpoint of ``out_dir``.
+    A fresh run refuses an ``out_dir`` that already holds checkpoints (:class:`RunExistsError`).
+    """
+
+    def __init__(
+        self,
+        method: TrainingMethod[Any],
+        config: TrainConfig,
+        dataset: Dataset[Any],
+        resume: bool = False,
+    ) -> None:
+        if not isinstance(getattr(method, "name", None), str) or not method.name:
+            raise TypeError(f"{type(method).__name__} must set a class attribute `name` (e.g. 'pix2pix')")
+        self.method = method
+        self.config = config
+        self.dataset = dataset
+        self.dataset_size = check_dataset(dataset)
+        self.out_dir = Path(config.out_dir)
+        self.checkpoint_dir = self.out_dir / CHECKPOINTS_DIR
+        if not resume:
+            self._refuse_existing_run()
+
+        self.device = resolve_device(config.device)
+        amp_dtype = autocast_dtype(self.device, config.amp_dtype) if config.amp else None
+        configure_determinism(config.deterministic)
+        seed_everything(config.seed)
+
+        self.models = method.models()
+        for model in self.models.values():
+            model.to(self.device)
+            if config.channels_last:
+                model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+            model.train()
+        self.context = TrainContext(self.device, amp_dtype, config.grad_clip, config.channels_last)
+        method.attach(self.context)
+        self.optimizers = method.optimizers(config)
+        if not self.optimizers:
+            raise TypeError(f"{type(method).__name__}.optimizers() returned no optimizer")
+        self.schedulers = {name: make_scheduler(opt, config) for name, opt in self.optimizers.items()}
+        self.run_config = make_run_config(method.name, config, method.config_dict())
+
+        self.step = 0  # completed training steps
+        self.samples_seen = 0  # position in the data stream
+        self.resumed_from: Path | None = None
+        self._last_saved_step: int | None = None
+        self._rng_to_restore: dict[str, Any] | None = None
+        self._notes: list[str] = []
+        if config.amp and amp_dtype is None:
+            self._notes.append("amp is ignored on CPU")
+        if resume:
+            self._resume()
+
+    # ------------------------------------------------------------------ set-up
+
+    def _refuse_existing_run(self) -> None:
+        latest = find_latest(self.checkpoint_dir)
+        if latest is not None:
+            raise RunExistsError(
+                f"{self.out_dir} already holds a run (latest checkpoint: {latest.name}); resume it "
+                "with resume=True (--resume) or choose another out_dir"
+            )
+
+    def _resume(self) -> None:
+        """Restore weights, optimizer/scheduler states, data position and (later, in fit) RNGs."""
+        latest = find_latest(self.checkpoint_dir)
+        if latest is None:
+            self._notes.append(f"no checkpoint in {self.out_dir} to resume, starting from step 0")
+            return
+        checkpoint = load_checkpoint(latest)
+        check_resume_compatible(checkpoint.config, self.run_config, self.out_dir)
+        state = checkpoint.state
+        assert state is not None  # a checkpoint folder always has its training state
+        load_weights_into(self.models, checkpoint)
+        _load_named_states("optimizer", self.optimizers, state["optimizers"])
+        _load_named_states("scheduler", self.schedulers, state["schedulers"])
+        self.context.load_state_dict(state["context"])
+        self.method.load_state_dict_extra(state["method"])
+        self.step = checkpoint.step
+        self.samples_seen = int(state["data"]["position"])
+        if state["data"]["dataset_size"] != self.dataset_size:
+            self._notes.append(f"dataset size changed ({state['data']['dataset_size']} -> "
+                               f"{self.dataset_size}); the batch sequence differs from the original run")
+        self._rng_to_restore = state["rng"]
+        self._last_saved_step = self.step
+        self.resumed_from = latest
+
+    # ------------------------------------------------------------------ the loop
+
+    def fit(self) -> TrainResult:
+        """Train until ``max_steps`` or the time budget; returns where it stopped."""
+        config = self.config
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        save_config(self.out_dir / "config.yaml", self.run_config)
+        preview = self.context.to_device(preview_batch(self.dataset, config.sample_count, config.seed))
+        loader = make_loader(self.dataset, batch_size=config.batch_size, seed=config.seed,
+                             start=self.samples_seen, num_workers=config.num_workers,
+                             pin_memory=self.device.type == "cuda")
+        batches = iter(loader)
+        logger = RunLogger(self.out_dir, self.step, tensorboard=config.tensorboard)
+        self._say(self._start_summary())
+        progress = Progress(config.progress, self.step, config.max_steps)
+
+        self.method.on_train_start()
+        if self._rng_to_restore is not None:  # last, so nothing above disturbs the streams
+            set_rng_state(self._rng_to_restore)
+            self._rng_to_restore = None
+
+        start = time.monotonic()
+        deadline = start + 60.0 * config.max_minutes if config.max_minutes is not None else None
+        first_step = self.step
+        window, speed = ScalarWindow(), Throughput()
+        scalars: dict[str, float] = {}
+        stop_reason = "max_steps"
+        try:
+            while self.step < config.max_steps:
+                if deadline is not None and time.monotonic() >= deadline:
+                    stop_reason = "max_minutes"
+                    break
+                scalars, learning_rates = self._train_step(next(batches))
+                speed.add(config.batch_size)
+                window.add(scalars)
+                progress.update(scalars, speed.recent)
+                if self.step % config.log_every == 0:
+                    logger.scalars(self.step, {**window.pop(), **learning_rates,
+                                               "epoch": self.samples_seen / self.dataset_size,
+                                               "images_per_s": speed.pop_window_rate()})
+                if self.step % config.sample_every == 0:
+                    self._save_samples(logger, preview)
+                if self.step % config.checkpoint_every == 0:
+                    self._save_checkpoint()
+            if self._last_saved_step != self.step:
+                self._save_checkpoint()
+        except KeyboardInterrupt:
+            progress.close()
+            self._say(f"imsynth: interrupted at step {self.step}; resume from the latest checkpoint "
+                      f"in {self.checkpoint_dir} with resume=True")
+            raise
+        finally:
+            progress.close()
+            logger.close()
+            del batches, loader  # stops worker processes
+
+        elapsed = time.monotonic() - start
+        checkpoint = self.checkpoint_dir / f"step_{self.step:06d}"
+        self._say(self._end_summary(stop_reason, first_step, elapsed, checkpoint))
+        return TrainResult(self.step, stop_reason, checkpoint, elapsed, scalars)
+
+    def _train_step(self, batch: Any) -> tuple[dict[str, float], dict[str, float]]:
+        """One optimization step; returns the method's scalars and the learning rates it used."""
+        output = self.method.training_step(self.context.to_device(batch), self.step)
+        self.context.end_iteration()
+        scalars = self._checked_scalars(output)  # raises before anything of this step is saved
+        learning_rates = {f"lr/{name}": opt.param_groups[0]["lr"] for name, opt in self.optimizers.items()}
+        for scheduler in self.schedulers.values():
+            scheduler.step()
+        self.step += 1
+        self.samples_seen += self.config.batch_size
+        return scalars, learning_rates
+
+    def _checked_scalars(self, output: StepOutput) -> dict[str, float]:
+        """Convert the step's scalars to floats (one device sync) and stop on NaN/inf."""
+        if not isinstance(output, Mapping):
+            raise TypeError(f"{type(self.method).__name__}.training_step must return a dict of "
+                            f"scalars, got {type(output).__name__}")
+        values: dict[str, float] = {}
+        tensors: dict[str, torch.Tensor] = {}
+        for name, value in output.items():
+            if isinstance(value, torch.Tensor):
+                if value.numel() != 1:
+                    raise ValueError(f"training_step scalar {name!r} has shape {tuple(value.shape)}; "
+                                     "return a single value (e.g. loss.mean())")
+                tensors[name] = value.detach().reshape(()).to(self.device, torch.float32)
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                values[name] = float(value)
+            else:
+                raise TypeError(f"training_step scalar {name!r} is a {type(value).__name__}, "
+                                "expected a float or a 0-dim tensor")
+        if tensors:
+            values.update(zip(tensors, torch.stack(list(tensors.values())).tolist(), strict=True))
+        scalars = {name: values[name] for name in output}  # keep the method's order
+        for name, value in scalars.items():
+            if not math.isfinite(value):
+                raise TrainingDivergedError(self._divergence_message(name, value))
+        return scalars
+
+    def _divergence_message(self, name: str, value: float) -> str:
+        latest = find_latest(self.checkpoint_dir)
+        kept = (f"the last good checkpoint {latest} is still 'latest'" if latest is not None
+                else "no checkpoint had been written yet")
+        lrs = ", ".join(f"{n}={opt.param_groups[0]['lr']:.3g}" for n, opt in self.optimizers.items())
+        return (f"training diverged at step {self.step + 1}: {name!r} is {value}. Nothing was saved "
+                f"from this state; {kept}. Try a lower learning rate (now {lrs}), set grad_clip, "
+                "or check the data for NaN/inf values.")
+
+    # ------------------------------------------------------------------ outputs
+
+    def _save_samples(self, logger: RunLogger, batch: Any) -> None:
+        """Render the method's sample images for the fixed preview batch (RNG streams untouched)."""
+        modes = {name: model.training for name, model in self.models.items()}
+        for model in self.models.values():
+            model.eval()
+        try:
+            with torch.no_grad(), preserved_rng():
+                images = self.method.sample(batch)
+        finally:
+            for name, model in self.models.items():
+                model.train(modes[name])
+        if images:
+            logger.image(self.step, image_grid(images, max_rows=self.config.sample_count))
+
+    def _save_checkpoint(self) -> Path:
+        state = {
+            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
+            "schedulers": {name: sch.state_dict() for name, sch in self.schedulers.items()},
+            "context": self.context.state_dict(),
+            "method": self.method.state_dict_extra(),
+            "rng": get_rng_state(),
+            "data": {"seed": self.config.seed, "position": self.samples_seen,
+                     "epoch": self.samples_seen // self.dataset_size, "dataset_size": self.dataset_size},
+        }
+        path = save_checkpoint(self.checkpoint_dir, self.step, self.models, state, self.run_config,
+                               keep_last=self.config.keep_last)
+        self._last_saved_step = self.step
+        return path
+
+    def _say(self, message: str) -> None:
+        print(message, flush=True)
+
+    def _start_summary(self) -> str:
+        sizes = {name: sum(p.numel() for p in model.parameters()) for name, model in self.models.items()}
+        params = ", ".join(f"{name} {_count(n)}" for name, n in sizes.items())
+        amp = f", amp {str(self.context.amp_dtype).removeprefix('torch.')}" if self.context.amp_enabled else ""
+        start = (f"resumed at step {self.step}" if self.resumed_from is not None
+                 else "from scratch")
+        notes = "".join(f" | note: {note}" for note in self._notes)
+        return (f"imsynth: training {self.method.name} on {describe_device(self.device)}{amp} | "
+                f"params {params} | dataset {self.dataset_size} | steps {self.step}->{self.config.max_steps} "
+                f"({start}) | out_dir {self.out_dir}{notes}")
+
+    def _end_summary(self, reason: str, first_step: int, elapsed: float, checkpoint: Path) -> str:
+        steps = self.step - first_step
+        rate = steps * self.config.batch_size / elapsed if elapsed > 0 else 0.0
+        if reason == "max_steps":
+            verb, why = "finished", "max_steps reached"
+        else:
+            verb, why = "stopped", f"time budget of {self.config.max_minutes:g} min used up; resume with resume=True"
+        return (f"imsynth: {verb} {self.method.name} at step {self.step}/{self.config.max_steps} ({why}) "
+                f"after {steps} steps in {_duration(elapsed)}, {rate:.1f} img/s | checkpoint {checkpoint}")
+
+
+def _load_named_states(kind: str, targets: Mapping[str, Any], states: Mapping[str, Any]) -> None:
+    if set(targets) != set(states):
+        raise ValueError(f"the checkpoint has {kind}s {sorted(states)} but the method now makes "
+                         f"{sorted(targets)}")
+    for name, target in targets.items():
+        target.load_state_dict(states[name])
+
+
+def _count(n: int) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return str(n)
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{seconds:.1f}s"

@@ -1,0 +1,60 @@
+"""Measuring the machine and the models: peak GEMM FLOP/s, FLOPs of a call, peak memory."""
+from __future__ import annotations
+
+import resource
+import time
+from typing import Any, Callable
+
+import torch
+
+
+def measure_peak_gemm_flops(device: torch.device | str = "cpu", size: int = 2048, dtype: torch.dtype = torch.float32,
+                            seconds: float = 1.0) -> float:
+    """Best sustained FLOP/s of a square matrix product (2 n^3 FLOPs each) on ``device``."""
+    device = torch.device(device)
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    torch.mm(a, b)  # warm-up (thread pools, cuBLAS handles)
+    best = 0.0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or best == 0.0:
+        _synchronize(device)
+        start = time.perf_counter()
+        torch.mm(a, b)
+        _synchronize(device)
+        best = max(best, 2 * size**3 / (time.perf_counter() - start))
+    return best
+
+
+def count_flops(fn: Callable[[], Any]) -> int:
+    """Floating-point operations of one call of ``fn`` (forward and backward if it runs both)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+def time_call(fn: Callable[[], Any], repeats: int = 3, warmup: int = 1, device: torch.device | str = "cpu") -> float:
+    """Best wall time in seconds of ``fn()`` over ``repeats`` runs after ``warmup`` runs."""
+    device = torch.device(device)
+    for _ in range(warmup):
+        fn()
+    best = float("inf")
+    for _ in range(repeats):
+        _synchronize(device)
+        start = time.perf_counter()
+        fn()
+        _synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident memory of this process so far (Linux reports kilobytes)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

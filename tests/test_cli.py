@@ -1,0 +1,89 @@
+"""The ``imsynth`` command: --help everywhere, clear errors, the data commands end to end."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from imsynth.cli.main import cli
+from imsynth.data.labels import CITYSCAPES
+
+
+def _all_commands(group, prefix=()):
+    for name, command in group.commands.items():
+        yield (*prefix, name)
+        if hasattr(command, "commands"):
+            yield from _all_commands(command, (*prefix, name))
+
+
+@pytest.mark.parametrize("path", [(), *list(_all_commands(cli))], ids=lambda p: " ".join(p) or "imsynth")
+def test_every_command_has_help(path):
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+
+
+def test_data_streets_then_inspect(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "streets"
+    result = runner.invoke(cli, ["data", "streets", "--out", str(out), "--train", "2", "--val", "1",
+                                 "--size", "64x128"])
+    assert result.exit_code == 0, result.output
+    assert len(list((out / "leftImg8bit" / "train").rglob("*_leftImg8bit.png"))) == 2
+    result = runner.invoke(cli, ["data", "inspect", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "road" in result.output
+
+
+def test_inspect_reports_unknown_colours_with_exit_1(tmp_path):
+    rgb = CITYSCAPES.colorize(np.full((16, 16), 7, np.uint8))
+    rgb[4:12, 4:12] = (1, 255, 1)  # not a Cityscapes colour
+    Image.fromarray(rgb).save(tmp_path / "bad.png")
+    result = CliRunner().invoke(cli, ["data", "inspect", str(tmp_path / "bad.png")])
+    assert result.exit_code == 1
+    assert "#01ff01" in result.output and "64" in result.output
+
+
+@pytest.mark.parametrize("size", ["256", "axb", "0x8"])
+def test_bad_size_is_a_usage_error(size, tmp_path):
+    result = CliRunner().invoke(cli, ["data", "streets", "--out", str(tmp_path), "--size", size])
+    assert result.exit_code == 2
+    assert "HEIGHTxWIDTH" in result.output or "positive" in result.output
+
+
+def test_train_needs_data_and_out(tmp_path):
+    result = CliRunner().invoke(cli, ["train", "crn", "--max-steps", "1"])
+    assert result.exit_code != 0 and "--out" in result.output
+    result = CliRunner().invoke(cli, ["train", "crn", "--out", str(tmp_path / "r"), "--data", str(tmp_path / "no")])
+    assert result.exit_code != 0 and "no such folder" in result.output
+
+
+def test_synthesize_rejects_missing_checkpoint(tmp_path):
+    (tmp_path / "empty").mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "l.png")
+    result = CliRunner().invoke(cli, ["synthesize", "--checkpoint", str(tmp_path / "empty"), "--labels",
+                                      str(tmp_path / "l.png"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "no checkpoint found" in result.output
+
+
+def test_train_and_resume_through_the_cli(tmp_path):
+    from conftest import make_cityscapes_tree
+
+    make_cityscapes_tree(tmp_path / "data", 3, size=(16, 32))
+    run = tmp_path / "run"
+    runner = CliRunner()
+    base = ["train", "crn", "--size", "16x32", "--variants", "1", "--width-multiplier", "0.01",
+            "--backbone", "efficientnet_lite0", "--workers", "0", "--checkpoint-every", "2"]
+    result = runner.invoke(cli, [*base, "--data", str(tmp_path / "data"), "--out", str(run), "--max-steps", "2"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["train", "crn", "--resume", str(run), "--max-steps", "4", "--workers", "0"])
+    assert result.exit_code == 0, result.output
+    assert (run / "checkpoints" / "step_000004").is_dir()
+    result = runner.invoke(cli, ["train", "crn", "--resume", str(run), "--lr", "1"])
+    assert result.exit_code != 0 and "cannot change" in result.output
+    out = tmp_path / "synth"
+    result = runner.invoke(cli, ["synthesize", "--checkpoint", str(run), "--labels",
+                                 str(tmp_path / "data" / "gtFine"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert len(list(out.glob("*_grid.png"))) == 3
