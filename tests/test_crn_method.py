@@ -13,7 +13,7 @@ from PIL import Image
 from conftest import make_cityscapes_tree
 from imsynth.data.datasets import CityscapesPairs
 from imsynth.data.labels import CITYSCAPES
-from imsynth.inference.crn import load_crn, synthesize_files, synthesize_ids
+from imsynth.inference.crn import load_crn, synthesize_files
 from imsynth.losses.perceptual import DiversityLoss, FeatureMatchingLoss
 from imsynth.methods.crn import CRNDataConfig, CRNMethod, CRNMethodConfig, PerceptualLossConfig
 from imsynth.models.crn import CRNConfig
@@ -101,7 +101,7 @@ def test_synthesize_any_size(trained_run, size):
     crn = load_crn(trained_run[0], device="cpu")
     ids = np.full(size, CITYSCAPES.id_of("road"), np.uint8)
     ids[: size[0] // 2] = CITYSCAPES.id_of("sky")
-    photos = synthesize_ids(crn, ids)
+    photos = crn.synthesize(ids)
     assert photos.shape == (2, *size, 3) and photos.dtype == np.uint8
 
 

@@ -17,15 +17,16 @@ import click
 @click.option("--color-tolerance", type=float, default=40.0, show_default=True)
 def synthesize_command(checkpoint: Path, labels_path: Path, out_dir: Path, variants: int | None, device: str,
                        color_tolerance: float) -> None:
-    """Synthesize photographs (all k variants and a grid per layout) with a trained CRN."""
+    """Synthesize photographs (all k variants and a grid per layout) with a trained CRN (or any layout-to-photo model)."""
     from imsynth.data.labels import LabelDecodeError
-    from imsynth.inference.crn import list_label_maps, load_crn, synthesize_files
+    from imsynth.inference.crn import list_label_maps, synthesize_files
+    from imsynth.inference.synthesizer import load_synthesizer
     from imsynth.training.checkpoint import CheckpointError
 
     try:
-        crn = load_crn(checkpoint, device)
+        synthesizer = load_synthesizer(checkpoint, device)
         paths = list_label_maps(labels_path)
-        written = synthesize_files(crn, paths, out_dir, variants=variants, tolerance=color_tolerance)
+        written = synthesize_files(synthesizer, paths, out_dir, variants=variants, tolerance=color_tolerance)
     except (CheckpointError, LabelDecodeError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"synthesized {len(written)} layout(s) x {variants or crn.model.num_variants} variant(s) into {out_dir}")
+    click.echo(f"synthesized {len(written)} layout(s) x {variants or synthesizer.num_variants} variant(s) into {out_dir}")

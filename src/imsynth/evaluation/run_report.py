@@ -12,7 +12,7 @@ from PIL import Image
 
 from imsynth.data.cityscapes import find_pairs
 from imsynth.evaluation.report import Figure, Section, plot_curves, read_scalar_log, write_report
-from imsynth.inference.crn import load_crn, synthesize_ids
+from imsynth.inference.crn import load_crn
 from imsynth.utils.images import tile_grid
 from imsynth.utils.io import save_image
 
@@ -30,7 +30,7 @@ def layout_grid(run_dir: str | Path, data_root: str | Path, split: str = "val", 
         ids = crn.label_space.load(sample.label_path)
         with Image.open(sample.image_path) as photo:
             real = np.asarray(photo.convert("RGB"))
-        photos = synthesize_ids(crn, ids, variants)
+        photos = crn.synthesize(ids, variants)
         rows.append([crn.label_space.colorize(ids), real, *photos])
     k = min(variants, crn.model.num_variants)
     titles = ["layout", "real photo", *[f"synthesized {j}" for j in range(k)]]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 import torch
@@ -20,18 +20,42 @@ from imsynth.utils.device import resolve_device
 from imsynth.utils.images import tensor_to_uint8, tile_grid
 from imsynth.utils.io import save_image
 
+if TYPE_CHECKING:
+    from imsynth.inference.synthesizer import LayoutSynthesizer
+
 LABEL_EXTENSIONS = (".png", ".bmp", ".gif", ".tif", ".tiff", ".jpg", ".jpeg", ".webp")
 
 
 @dataclass
 class LoadedCRN:
-    """A CRN ready for inference, with the label space and step it was trained with."""
+    """A CRN ready for inference, with the label space and step it was trained with.
+
+    Implements :class:`imsynth.inference.synthesizer.LayoutSynthesizer`.
+    """
 
     model: CRN
     label_space: LabelSpace
     step: int
     source: Path
     backbone: str
+    method: str = "crn"
+
+    @property
+    def num_variants(self) -> int:
+        return self.model.num_variants
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.projection.weight.device
+
+    @torch.inference_mode()
+    def synthesize(self, ids: np.ndarray, variants: int | None = None) -> np.ndarray:
+        """Id map (HxW) -> ``k x H x W x 3`` uint8 photographs at the map's own size."""
+        train = torch.from_numpy(self.label_space.ids_to_train(ids).astype(np.int64))[None]
+        images = self.model.synthesize(train.to(self.device))[0]
+        if variants is not None:
+            images = images[:variants]
+        return np.stack([tensor_to_uint8(image) for image in images])
 
 
 def load_crn(checkpoint: str | Path, device: str = "auto") -> LoadedCRN:
@@ -65,29 +89,18 @@ def list_label_maps(path: str | Path) -> list[Path]:
     return files
 
 
-@torch.inference_mode()
-def synthesize_ids(crn: LoadedCRN, ids: np.ndarray, variants: int | None = None) -> np.ndarray:
-    """Id map (HxW) -> ``k x H x W x 3`` uint8 photographs at the map's own size."""
-    train = torch.from_numpy(crn.label_space.ids_to_train(ids).astype(np.int64))[None]
-    device = crn.model.projection.weight.device
-    images = crn.model.synthesize(train.to(device))[0]
-    if variants is not None:
-        images = images[:variants]
-    return np.stack([tensor_to_uint8(image) for image in images])
-
-
-def synthesize_files(crn: LoadedCRN, label_paths: Iterable[Path], out_dir: str | Path, *,
+def synthesize_files(synthesizer: LayoutSynthesizer, label_paths: Iterable[Path], out_dir: str | Path, *,
                      variants: int | None = None, tolerance: float = DEFAULT_COLOR_TOLERANCE) -> list[Path]:
     """Write ``<name>_v<j>.png`` for each variant and ``<name>_grid.png`` (layout | variants)."""
     out_dir = Path(out_dir)
     written = []
     for path in label_paths:
-        ids = crn.label_space.load(path, tolerance=tolerance)
-        photos = synthesize_ids(crn, ids, variants)
+        ids = synthesizer.label_space.load(path, tolerance=tolerance)
+        photos = synthesizer.synthesize(ids, variants)
         name = path.name.removesuffix("".join(path.suffixes[-1:])).removesuffix("_gtFine_labelIds")
         for j, photo in enumerate(photos):
             save_image(out_dir / f"{name}_v{j}.png", photo)
-        grid = tile_grid([[crn.label_space.colorize(ids), *photos]])
+        grid = tile_grid([[synthesizer.label_space.colorize(ids), *photos]])
         save_image(out_dir / f"{name}_grid.png", grid)
         written.append(out_dir / f"{name}_grid.png")
     return written

@@ -47,6 +47,7 @@ __all__ = [
     "load_checkpoint",
     "find_latest",
     "read_model_config",
+    "read_checkpoint_config",
     "prune_checkpoints",
     "load_weights_into",
 ]
@@ -285,6 +286,22 @@ def read_model_config(path: str | Path) -> dict[str, Any]:
         return json.loads(metadata[CONFIG_METADATA_KEY])
     except ValueError as error:
         raise CheckpointError(f"{path}: embedded config is not valid JSON: {error}") from error
+
+
+def read_checkpoint_config(path: str | Path) -> dict[str, Any]:
+    """The run config of a run folder, checkpoint folder or ``.safetensors`` file, without loading tensors."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    folder = path if path.is_dir() else None
+    if path.is_file():
+        if path.suffix == WEIGHTS_SUFFIX:
+            return read_model_config(path)
+        folder = path.parent
+    files = sorted(_resolve_checkpoint_dir(folder).glob(f"*{WEIGHTS_SUFFIX}"))
+    if not files:
+        raise CheckpointError(f"no weights (*{WEIGHTS_SUFFIX}) in checkpoint {folder}")
+    return read_model_config(files[0])
 
 
 def _metadata_step(file: Path) -> int:
