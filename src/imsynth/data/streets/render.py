@@ -137,23 +137,27 @@ class _Pixels:
 
 
 def _shadow_masks(layout: StreetLayout, app: Appearance, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sun-shadow and contact-shadow masks in ``[0, 1]``, ``(H, W)`` float32."""
+    """Sun-shadow and contact-shadow masks in ``[0, 1]``, ``(H, W)`` float32.
+
+    The masks are drawn at half (sun) and quarter (contact) resolution, slightly blurred and
+    upsampled bilinearly, which softens their edges like a penumbra at little cost.
+    """
     sun = app.sun.astype(np.float64)
     k = sun[[0, 2]] / max(sun[1], 0.05)
-    sun_img = Image.new("L", (width, height), 0)
+    small = Image.new("L", (max(1, width // 2), max(1, height // 2)), 0)
     if float(app.sun_rgb.max()) > 0.2 and layout.casters:
         pts = np.concatenate([c[1] for c in layout.casters])
         ground = pts[:, [0, 2]] - pts[:, 1:2] * k[None, :]
         bounds = np.cumsum([0] + [len(c[1]) for c in layout.casters])
         hulls = [convex_hull(ground[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
-        _fill_ground_polys(sun_img, layout.camera, [h for h in hulls if len(h) >= 3])
-    blur = max(0.6, width / 512 * 1.1)
-    sun_mask = np.asarray(sun_img.filter(ImageFilter.BoxBlur(blur)), dtype=np.float32) * np.float32(1.0 / 255)
-    ao_img = Image.new("L", (width, height), 0)
+        _fill_ground_polys(small, layout.camera, [h for h in hulls if len(h) >= 3])
+    small = small.filter(ImageFilter.BoxBlur(0.7))
+    sun_mask = np.asarray(small.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
+    tiny = Image.new("L", (max(1, width // 4), max(1, height // 4)), 0)
     if layout.contacts:
-        _fill_ground_polys(ao_img, layout.camera, [c[:, [0, 2]] for c in layout.contacts])
-    ao = np.asarray(ao_img.filter(ImageFilter.BoxBlur(max(1.0, width / 512 * 2.5))), dtype=np.float32)
-    return sun_mask, ao * np.float32(1.0 / 255)
+        _fill_ground_polys(tiny, layout.camera, [c[:, [0, 2]] for c in layout.contacts])
+    ao = np.asarray(tiny.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
+    return sun_mask * np.float32(1.0 / 255), ao * np.float32(1.0 / 255)
 
 
 def _fill_ground_polys(img: Image.Image, cam: Camera, polys: list[np.ndarray]) -> None:
