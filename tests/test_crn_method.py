@@ -124,3 +124,48 @@ def test_run_report(trained_run, tiny_root):
     assert "synthesis_grid.png" in html and "loss_curves.png" in html
     grid = np.asarray(Image.open(trained_run[0] / "synthesis_grid.png"))
     assert grid.shape[0] > 2 * 32 and grid.shape[1] > 4 * 64  # 2 rows; layout, real, 2 variants
+
+
+def test_rebalancing_equalises_the_layer_terms_and_survives_resume(tiny_root, tmp_path):
+    """Paper Sec. 3.3: lambda_l becomes the inverse of each term's mean (relative to the image term)."""
+    torch.set_num_threads(1)
+    config = _config(tiny_root, k=1)
+    config.loss.rebalance_at_step = 4
+    train = TrainConfig(out_dir=tmp_path / "run", max_steps=4, lr=1e-3, log_every=1, checkpoint_every=4,
+                        progress=False, tensorboard=False)
+    dataset = CityscapesPairs(tiny_root, "train", size=(32, 64))
+    method = CRNMethod(config)
+    Trainer(method, train, dataset).fit()
+    means = [s / method._term_count for s in method._term_sums]
+    weights = method.criterion.layer_weights
+    assert method._term_count == 4
+    defaults = method.criterion.extractor.default_layer_weights
+    assert weights[0] == pytest.approx(defaults[0])
+    for weight, mean in zip(weights, means):
+        assert weight * mean == pytest.approx(weights[0] * means[0], rel=1e-6)
+    train.max_steps = 5
+    resumed = CRNMethod(_config(tiny_root, k=1))
+    resumed.config.loss.rebalance_at_step = 4
+    Trainer(resumed, train, dataset, resume=True).fit()
+    assert resumed.criterion.layer_weights == pytest.approx(weights)
+
+
+def test_crn_resume_is_bitwise_exact(tiny_root, tmp_path):
+    """2 steps + resume for 2 more == 4 uninterrupted steps (CPU, deterministic), weights and Adam state."""
+    from imsynth.training.checkpoint import load_checkpoint
+
+    torch.set_num_threads(1)
+    dataset = CityscapesPairs(tiny_root, "train", size=(32, 64), flip=True)
+
+    def run(out, steps, resume=False):
+        train = TrainConfig(out_dir=out, max_steps=steps, lr=1e-3, deterministic=True, checkpoint_every=2,
+                            progress=False, tensorboard=False, log_every=1)
+        Trainer(CRNMethod(_config(tiny_root)), train, dataset, resume=resume).fit()
+        return load_checkpoint(out)
+
+    straight = run(tmp_path / "a", 4)
+    run(tmp_path / "b", 2)
+    resumed = run(tmp_path / "b", 4, resume=True)
+    assert straight.step == resumed.step == 4
+    for name, tensor in straight.weights["generator"].items():
+        assert torch.equal(tensor, resumed.weights["generator"][name]), name

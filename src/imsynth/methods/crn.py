@@ -38,6 +38,10 @@ class PerceptualLossConfig:
     layer_weights: list[float] | None = None  # None: the backbone's defaults (image + each layer)
     min_weight: float = 0.999  # diversity loss: 0.999 * min over k + 0.001 * mean over k
     mean_weight: float = 0.001
+    rebalance_at_step: int | None = None
+    """Paper Sec. 3.3: after an initial phase (100 epochs), set each lambda_l to the inverse of its
+    term's running mean so every layer contributes equally; the weights are then frozen. ``None``
+    keeps the given/default weights (already calibrated this way for the shipped backbones)."""
 
 
 @dataclass
@@ -91,6 +95,9 @@ class CRNMethod(TrainingMethod[CRNMethodConfig]):
         super().__init__(config)
         self.generator: CRN | None = None
         self.criterion: nn.Module | None = None
+        self._rebalanced_weights: list[float] | None = None
+        self._term_sums: list[float] = []  # running sums of the unweighted per-layer terms
+        self._term_count = 0
 
     def build_models(self) -> dict[str, nn.Module]:
         self.generator = CRN(self.config.model)
@@ -103,7 +110,7 @@ class CRNMethod(TrainingMethod[CRNMethodConfig]):
 
     def on_train_start(self) -> None:
         extractor = build_loss_network(self.config.loss).to(self.device)
-        weights = self.config.loss.layer_weights
+        weights = self._rebalanced_weights or self.config.loss.layer_weights
         if self.config.model.num_variants > 1:
             self.criterion = DiversityLoss(extractor, weights, min_weight=self.config.loss.min_weight,
                                            mean_weight=self.config.loss.mean_weight)
@@ -124,7 +131,38 @@ class CRNMethod(TrainingMethod[CRNMethodConfig]):
         with self.ctx.autocast():
             loss, terms = self.compute_loss(batch)
         self.ctx.optimize(loss, self.optimizer)
+        if self.config.loss.rebalance_at_step is not None and self._rebalanced_weights is None:
+            self._accumulate_terms(terms)
+            if step + 1 >= self.config.loss.rebalance_at_step:
+                self._rebalance()
         return {"loss": loss.detach(), **{f"loss/{k}": v for k, v in terms.items()}}
+
+    def _accumulate_terms(self, terms: dict[str, torch.Tensor]) -> None:
+        weights = self.criterion.layer_weights  # type: ignore[union-attr]
+        raw = [float(terms[f"layer{l}"]) / w if w else 0.0 for l, w in enumerate(weights)]
+        self._term_sums = [a + b for a, b in zip(self._term_sums, raw)] if self._term_sums else raw
+        self._term_count += 1
+
+    def _rebalance(self) -> None:
+        """lambda_l <- lambda_0 * mean_0 / mean_l: every weighted term matches the image term's mean."""
+        means = [total / max(1, self._term_count) for total in self._term_sums]
+        old = self.criterion.layer_weights  # type: ignore[union-attr]
+        new = [old[0] * means[0] / m if m > 0 else w for w, m in zip(old, means)]
+        self._rebalanced_weights = new
+        self.criterion.layer_weights = new  # type: ignore[union-attr]
+        print(f"imsynth: CRN loss weights rebalanced after {self._term_count} steps: "
+              + ", ".join(f"{w:.4g}" for w in new))
+
+    def state_dict_extra(self) -> dict[str, Any]:
+        return {"rebalanced_weights": self._rebalanced_weights, "term_sums": self._term_sums,
+                "term_count": self._term_count}
+
+    def load_state_dict_extra(self, state: dict[str, Any]) -> None:
+        self._rebalanced_weights = state.get("rebalanced_weights")
+        self._term_sums = list(state.get("term_sums", []))
+        self._term_count = int(state.get("term_count", 0))
+        if self.criterion is not None and self._rebalanced_weights is not None:
+            self.criterion.layer_weights = list(self._rebalanced_weights)
 
     def sample(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         assert self.generator is not None

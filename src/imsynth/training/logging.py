@@ -141,7 +141,8 @@ class Progress:
     def update(self, scalars: dict[str, float], images_per_second: float | None) -> None:
         if self._bar is None:
             return
-        shown = {name: f"{value:.4g}" for name, value in scalars.items() if not name.startswith("lr/")}
+        # Top-level scalars only ("loss", "loss_g"...); per-term "group/name" values go to the logs.
+        shown = {name: f"{value:.4g}" for name, value in scalars.items() if "/" not in name}
         if images_per_second is not None:
             shown["img/s"] = f"{images_per_second:.1f}"
         self._bar.set_postfix(shown, refresh=False)
