@@ -87,3 +87,12 @@ def test_train_and_resume_through_the_cli(tmp_path):
                                  str(tmp_path / "data" / "gtFine"), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert len(list(out.glob("*_grid.png"))) == 3
+
+
+def test_data_sheet_renders_scenes_and_one_layout_under_several_appearances(tmp_path):
+    out = tmp_path / "sheet.png"
+    result = CliRunner().invoke(cli, ["data", "sheet", "--out", str(out), "--size", "32x64", "--scenes", "2",
+                                      "--appearances", "3"])
+    assert result.exit_code == 0, result.output
+    sheet = np.asarray(Image.open(out))
+    assert sheet.shape[1] >= 4 * 64 and sheet.shape[0] >= 2 * 32

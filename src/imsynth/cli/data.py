@@ -54,3 +54,31 @@ def inspect_command(paths: tuple[Path, ...], label_space: str, color_tolerance: 
         raise click.BadParameter(str(exc), param_hint="--label-space") from None
     tolerance = DEFAULT_COLOR_TOLERANCE if color_tolerance is None else color_tolerance
     raise SystemExit(run_inspect(list(paths), label_space=space, tolerance=tolerance, verbose=verbose))
+
+
+@data_group.command("sheet")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="PNG file to write.")
+@click.option("--data", "data_root", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="A Cityscapes-format dataset to show; default: render street scenes directly.")
+@click.option("--split", default="val", show_default=True)
+@click.option("--size", type=SIZE, default="256x512", show_default=True, help="Rendered scene size.")
+@click.option("--scenes", type=click.IntRange(1), default=4, show_default=True)
+@click.option("--appearances", type=click.IntRange(1), default=3, show_default=True,
+              help="Photos of one shared layout (rendered scenes only).")
+@click.option("--seed", type=int, default=0, show_default=True)
+def sheet_command(out_file: Path, data_root: Path | None, split: str, size: tuple[int, int], scenes: int,
+                  appearances: int, seed: int) -> None:
+    """Write a contact sheet of layouts and photos (a dataset's pairs, or freshly rendered scenes)."""
+    from imsynth.data.preview import contact_sheet, streets_sheet
+    from imsynth.utils.io import save_image
+
+    if data_root is not None:
+        try:
+            sheet = contact_sheet(data_root, split, count=scenes)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+    else:
+        sheet = streets_sheet(size, scenes, appearances, seed)
+    save_image(out_file, sheet)
+    click.echo(f"wrote {out_file} ({sheet.shape[1]}x{sheet.shape[0]})")

@@ -27,3 +27,25 @@ def contact_sheet(root: str | Path, split: str = "val", count: int = 8, columns:
     rows = [cells[i : i + per_row] for i in range(0, len(cells), per_row)]
     titles = ["layout", "photo"] * columns
     return tile_grid(rows, column_titles=titles, cell_size=cell_size)
+
+
+def streets_sheet(size: tuple[int, int] = (256, 512), scenes: int = 4, appearances: int = 3,
+                  seed: int = 0) -> np.ndarray:
+    """Rendered directly: ``scenes`` (layout | photo) pairs, two per row, then one layout under ``appearances``
+    different appearance seeds (label -> photo is one-to-many)."""
+    from imsynth.data.streets import render_layout, render_photo
+
+    space = get_label_space()
+    cells = []
+    for i in range(scenes):
+        layout = render_layout(seed + i, *size)
+        cells += [space.colorize(layout.ids), render_photo(layout, seed + i)]
+    rows = [cells[i : i + 4] for i in range(0, len(cells), 4)]  # two scenes per row
+    shared = render_layout(seed + scenes, *size)
+    variants = [render_photo(shared, seed + 1000 + j) for j in range(appearances)]
+    sheet = tile_grid(rows, column_titles=["layout", "photo"] * min(2, scenes))
+    same_layout = tile_grid([[space.colorize(shared.ids), *variants]],
+                            column_titles=["one layout", *[f"appearance {j + 1}" for j in range(appearances)]])
+    width = max(sheet.shape[1], same_layout.shape[1])
+    pad = lambda a: np.pad(a, ((0, 0), (0, width - a.shape[1]), (0, 0)), constant_values=255)  # noqa: E731
+    return np.concatenate([pad(sheet), pad(same_layout)], axis=0)
