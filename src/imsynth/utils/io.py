@@ -17,6 +17,13 @@ import numpy as np
 from PIL import Image
 
 
+def _default_file_mode() -> int:
+    """Permissions a plain ``open()`` would give: 0o666 minus the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _fsync_dir(folder: Path) -> None:
     """Persist the rename itself (directory entry) where the OS allows it."""
     try:
@@ -38,6 +45,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        os.chmod(tmp_name, _default_file_mode())  # mkstemp creates 0600
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
