@@ -35,7 +35,7 @@ from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
-from imsynth.utils.io import atomic_write, write_bytes, write_json
+from imsynth.utils.io import atomic_write, fsync_dir, write_bytes, write_json
 
 __all__ = [
     "Checkpoint",
@@ -109,10 +109,10 @@ def save_checkpoint(
                     _weights_bytes(model, config_json, model_name, step))
     with atomic_write(temp / STATE_FILE, "wb") as handle:
         torch.save({**state, "step": step, "config": dict(config), "models": list(models)}, handle)
-    _fsync_dir(temp)
+    fsync_dir(temp)
 
     _replace_dir(temp, final)
-    _fsync_dir(root)
+    fsync_dir(root)
     write_json(root / LATEST_FILE, {"checkpoint": name, "step": step})
     prune_checkpoints(root, keep_last)
     return final
@@ -138,20 +138,6 @@ def _replace_dir(source: Path, target: Path) -> None:
     os.rename(target, old)
     os.rename(source, target)
     shutil.rmtree(old)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make renames inside ``folder`` durable (best effort; not supported everywhere)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def prune_checkpoints(root: str | Path, keep_last: int | None) -> list[Path]:
