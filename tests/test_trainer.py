@@ -280,6 +280,19 @@ def test_resume_rejects_a_changed_config_but_allows_more_steps(tmp_path: Path) -
     assert "max_steps: 6" in (run / "config.yaml").read_text()
 
 
+def test_resume_with_more_steps_uses_the_new_schedule_from_the_first_step(tmp_path: Path) -> None:
+    """Extending a linearly decaying run: the first resumed step already uses the new max_steps."""
+    run = tmp_path / "run"
+    Trainer(ToyMethod(ToyConfig()), toy_train_config(run, max_steps=4, checkpoint_every=4,
+                                                     lr_schedule="linear_decay"), ToyDataset()).fit()
+    extended = toy_train_config(run, max_steps=8, lr_schedule="linear_decay")
+    Trainer(ToyMethod(ToyConfig()), extended, ToyDataset(), resume=True).fit()
+    lrs = {r["step"]: r["lr/main"] for r in read_metrics(run)}
+    # decay from step 0 to 8: after 4 completed steps the factor is 1 - 4/8 (the stale one was 0)
+    assert lrs[5] == pytest.approx(5e-3 * (1 - 4 / 8))
+    assert lrs[8] == pytest.approx(5e-3 * (1 - 7 / 8))
+
+
 KILL_SCRIPT = """\
 import sys
 import torch

@@ -33,6 +33,7 @@ class LayoutSynthesizer(Protocol):
 # method name in the run config -> "module:function" loading a LayoutSynthesizer
 _LOADERS = {
     "crn": "imsynth.inference.crn:load_crn",
+    "pix2pix": "imsynth.inference.pix2pix:load_pix2pix",
 }
 
 

@@ -11,6 +11,8 @@ from imsynth.training.method import TrainingMethod
 
 _METHODS = {
     "crn": ("imsynth.methods.crn", "CRNMethod"),
+    "segmenter": ("imsynth.methods.segmenter", "SegmenterMethod"),
+    "pix2pix": ("imsynth.methods.pix2pix", "Pix2PixMethod"),
 }
 
 

@@ -40,7 +40,7 @@ from imsynth.training.context import TrainContext
 from imsynth.training.data import check_dataset, make_loader, preview_batch
 from imsynth.training.logging import Progress, RunLogger, ScalarWindow, Throughput
 from imsynth.training.method import StepOutput, TrainingMethod
-from imsynth.training.optim import make_scheduler
+from imsynth.training.optim import lr_factor, make_scheduler
 from imsynth.training.visualize import image_grid
 from imsynth.utils.config import save_config
 from imsynth.utils.device import autocast_dtype, describe_device, resolve_device
@@ -154,6 +154,11 @@ class Trainer:
         load_weights_into(self.models, checkpoint)
         _load_named_states("optimizer", self.optimizers, state["optimizers"])
         _load_named_states("scheduler", self.schedulers, state["schedulers"])
+        # The saved learning rates were computed under the saved max_steps; re-derive them for the
+        # (possibly longer) run now configured, so the first resumed step uses the right rate.
+        for optimizer in self.optimizers.values():
+            for group in optimizer.param_groups:
+                group["lr"] = group["initial_lr"] * lr_factor(checkpoint.step, self.config)
         self.context.load_state_dict(state["context"])
         self.method.load_state_dict_extra(state["method"])
         self.step = checkpoint.step
