@@ -7,6 +7,7 @@ from imsynth import __version__
 from imsynth.cli.data import data_group
 from imsynth.cli.demo import demo_command
 from imsynth.cli.pix2pix import export_command, train_pix2pix, translate_command
+from imsynth.cli.serve import serve_command
 from imsynth.cli.synthesize import synthesize_command
 from imsynth.cli.train import train_group
 
@@ -23,6 +24,7 @@ cli.add_command(data_group)
 cli.add_command(demo_command)
 cli.add_command(train_group)
 cli.add_command(synthesize_command)
+cli.add_command(serve_command)
 cli.add_command(translate_command)
 cli.add_command(export_command)
 train_group.add_command(train_pix2pix)

@@ -215,7 +215,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         if path.suffix != WEIGHTS_SUFFIX:
             raise CheckpointError(f"{path} is not a checkpoint: expected a folder or a {WEIGHTS_SUFFIX} file")
         config = read_model_config(path)
-        weights = {path.stem: _load_weights(path, map_location)}
+        name = _read_metadata(path).get("imsynth_model") or path.stem  # survives renaming the file
+        weights = {name: _load_weights(path, map_location)}
         return Checkpoint(path, _metadata_step(path), config, weights, state=None)
     return _load_dir(_resolve_checkpoint_dir(path), map_location)
 
