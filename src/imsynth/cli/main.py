@@ -6,6 +6,7 @@ import click
 from imsynth import __version__
 from imsynth.cli.data import data_group
 from imsynth.cli.demo import demo_command
+from imsynth.cli.evaluate import compare_command, evaluate_command, train_segmenter
 from imsynth.cli.pix2pix import export_command, train_pix2pix, translate_command
 from imsynth.cli.serve import serve_command
 from imsynth.cli.synthesize import synthesize_command
@@ -28,6 +29,9 @@ cli.add_command(serve_command)
 cli.add_command(translate_command)
 cli.add_command(export_command)
 train_group.add_command(train_pix2pix)
+cli.add_command(evaluate_command)
+cli.add_command(compare_command)
+train_group.add_command(train_segmenter)
 
 
 def main() -> None:  # pragma: no cover - thin wrapper for ``python -m imsynth``

@@ -48,7 +48,7 @@ class SegmenterConfig:
 
     num_classes: int = 19
     width_multiplier: float = 1.0
-    base_widths: tuple[int, int, int, int] = (32, 64, 128, 256)
+    base_widths: tuple[int, int, int, int] = (32, 64, 128, 128)
     blocks: tuple[int, int, int] = (1, 1, 1)
     aspp_rates: tuple[int, int, int] = (2, 4, 6)
     aspp_width: int = 128
