@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from imsynth import __version__
+from imsynth.cli.colorize import colorize_command, prior_command, train_colorizer
 from imsynth.cli.data import data_group
 from imsynth.cli.demo import demo_command
 from imsynth.cli.evaluate import compare_command, evaluate_command, train_segmenter
@@ -32,6 +33,9 @@ train_group.add_command(train_pix2pix)
 cli.add_command(evaluate_command)
 cli.add_command(compare_command)
 train_group.add_command(train_segmenter)
+cli.add_command(prior_command)
+cli.add_command(colorize_command)
+train_group.add_command(train_colorizer)
 
 
 def main() -> None:  # pragma: no cover - thin wrapper for ``python -m imsynth``

@@ -13,6 +13,7 @@ _METHODS = {
     "crn": ("imsynth.methods.crn", "CRNMethod"),
     "segmenter": ("imsynth.methods.segmenter", "SegmenterMethod"),
     "pix2pix": ("imsynth.methods.pix2pix", "Pix2PixMethod"),
+    "colorizer": ("imsynth.methods.colorizer", "ColorizerMethod"),
 }
 
 
