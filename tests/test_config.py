@@ -85,8 +85,8 @@ def test_type_errors_name_the_field() -> None:
         from_dict(Experiment, {"name": "a", "model": {"layers": [{"activation": "gelu"}]}})
     with pytest.raises(ConfigError, match=r"model\.image_size: expected 2 items"):
         from_dict(Experiment, {"name": "a", "model": {"image_size": [1, 2, 3]}})
-    with pytest.raises(ConfigError, match=r"'sgd' is not one of 'adam', 'adamw'"):
-        from_dict(TrainConfig, {"optimizer": "sgd"})
+    with pytest.raises(ConfigError, match=r"'rmsprop' is not one of 'adam', 'adamw', 'sgd'"):
+        from_dict(TrainConfig, {"optimizer": "rmsprop"})
     with pytest.raises(ConfigError, match="missing required key 'name'"):
         from_dict(Experiment, {})
     with pytest.raises(ConfigError, match="expected true or false"):
@@ -141,3 +141,25 @@ def test_resume_compatibility_allows_run_control_changes_only() -> None:
     assert "train.lr: 0.0002 (saved) != 1.0 (now)" in str(info.value)
     with pytest.raises(ConfigMismatchError, match="method: 'crn' \\(saved\\) != 'pix2pix'"):
         check_resume_compatible(saved, make_run_config("pix2pix", TrainConfig(), {}), Path("run"))
+
+
+def test_resuming_a_run_saved_before_a_setting_existed_uses_its_default() -> None:
+    """A run saved by an older imsynth (no ``momentum``/``dist_backend``) resumes; a changed new setting does not."""
+    current = make_run_config("toy", TrainConfig(), {"width": 8})
+    saved = make_run_config("toy", TrainConfig(), {"width": 8})
+    for name in ("momentum", "dist_backend"):
+        del saved["train"][name]
+    check_resume_compatible(saved, current, Path("run"))
+    with pytest.raises(ConfigMismatchError, match="train.momentum"):
+        check_resume_compatible(saved, make_run_config("toy", TrainConfig(momentum=0.5), {"width": 8}), Path("run"))
+
+
+def test_sgd_optimizer_uses_momentum() -> None:
+    import torch
+
+    from imsynth.training.optim import make_optimizer
+
+    optimizer = make_optimizer(torch.nn.Linear(2, 1), TrainConfig(optimizer="sgd", lr=0.1, momentum=0.8))
+    assert isinstance(optimizer, torch.optim.SGD) and optimizer.param_groups[0]["momentum"] == 0.8
+    with pytest.raises(ValueError, match="momentum"):
+        TrainConfig(optimizer="sgd", momentum=1.0)

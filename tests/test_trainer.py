@@ -401,3 +401,21 @@ def test_train_context_autocast_and_gradient_clipping() -> None:
     assert norm == pytest.approx(0.1, rel=1e-3)
     batch = ctx.to_device({"image": torch.zeros(2, 3, 4, 4), "ids": [torch.zeros(2)], "name": "x"})
     assert batch["name"] == "x" and batch["image"].shape == (2, 3, 4, 4)
+
+
+def test_progress_bar_total_follows_the_time_budget(monkeypatch):
+    """With --max-minutes the bar ends where the budget will, not at a far-away max_steps."""
+    from imsynth.training import logging as run_logging
+
+    clock = [100.0]
+    monkeypatch.setattr(run_logging.time, "monotonic", lambda: clock[0])
+    progress = run_logging.Progress(False, start_step=10, max_steps=1_000_000, max_minutes=1.0)
+    assert progress.expected_last_step() == 1_000_000  # no speed known yet
+    for _ in range(20):  # 20 steps in 10 s: 2 steps/s, 50 s left -> 100 more steps
+        clock[0] += 0.5
+        progress.update({"loss": 1.0}, None)
+    assert progress.expected_last_step() == 30 + 100
+    assert run_logging.Progress(False, 0, 50, max_minutes=1.0).expected_last_step() == 50
+    untimed = run_logging.Progress(False, 0, 500)
+    untimed.update({}, None)
+    assert untimed.expected_last_step() == 500

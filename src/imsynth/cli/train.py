@@ -22,7 +22,7 @@ _TRAIN_FIELDS = {
     "max_steps": "max_steps", "max_minutes": "max_minutes", "batch_size": "batch_size", "lr": "lr",
     "seed": "seed", "device": "device", "amp": "amp", "channels_last": "channels_last",
     "workers": "num_workers", "log_every": "log_every", "sample_every": "sample_every",
-    "checkpoint_every": "checkpoint_every", "deterministic": "deterministic",
+    "checkpoint_every": "checkpoint_every", "deterministic": "deterministic", "compile": "compile",
 }
 
 
@@ -44,6 +44,8 @@ def train_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N"),
         click.option("--amp/--no-amp", default=True, show_default=True, help="Mixed precision (CUDA only)."),
         click.option("--channels-last/--no-channels-last", default=False, show_default=True),
+        click.option("--compile/--no-compile", default=False, show_default=True,
+                     help="torch.compile the networks (slow first steps, then faster; same results)."),
         click.option("--deterministic", is_flag=True, help="Deterministic algorithms (bitwise resume on CPU)."),
         click.option("--workers", type=click.IntRange(0), default=min(4, os.cpu_count() or 1) - 1,
                      show_default=True, help="Data-loading worker processes."),
@@ -116,15 +118,19 @@ def run_training(method, train_config, dataset, resume: bool) -> None:
     from imsynth.training import Trainer
     from imsynth.training.checkpoint import CheckpointError
     from imsynth.training.config import ConfigMismatchError
+    from imsynth.training.distributed import DistributedSetupError, environment, shutdown_distributed
     from imsynth.training.trainer import RunExistsError, TrainingDivergedError
 
     try:
         result = Trainer(method, train_config, dataset, resume=resume).fit()
-    except (RunExistsError, ConfigMismatchError, CheckpointError) as exc:
+    except (RunExistsError, ConfigMismatchError, CheckpointError, DistributedSetupError) as exc:
         raise click.ClickException(str(exc)) from None
     except TrainingDivergedError as exc:
         raise click.ClickException(f"training diverged: {exc}") from None
-    click.echo(f"run folder: {train_config.out_dir} (checkpoint {result.checkpoint})")
+    finally:
+        shutdown_distributed()  # a no-op unless launched by torchrun with several processes
+    if environment().is_main:
+        click.echo(f"run folder: {train_config.out_dir} (checkpoint {result.checkpoint})")
 
 
 @click.group("train")

@@ -30,9 +30,8 @@ from imsynth.data.labels import LabelSpace, get_label_space
 from imsynth.evaluation.runs import run_dir_of
 from imsynth.evaluation.segmentation_metrics import ConfusionMatrix, SegmentationScores
 from imsynth.models.segmenter import Segmenter
-from imsynth.training.checkpoint import CheckpointError, load_checkpoint, load_weights_into
-from imsynth.utils.config import from_dict, to_dict
-from imsynth.utils.device import resolve_device
+from imsynth.training.checkpoint import load_method_checkpoint, restore_model
+from imsynth.utils.config import to_dict
 from imsynth.utils.io import write_json
 
 __all__ = ["LoadedSegmenter", "load_segmenter", "segment_photos", "write_segmenter_validation",
@@ -89,14 +88,9 @@ def load_segmenter(checkpoint: str | Path, device: str = "auto") -> LoadedSegmen
     """Rebuild a segmenter from a run folder, checkpoint folder or ``segmenter.safetensors``."""
     from imsynth.methods.segmenter import SegmenterMethodConfig
 
-    loaded = load_checkpoint(checkpoint)
-    if loaded.config.get("method") != "segmenter":
-        raise CheckpointError(f"{checkpoint} holds a {loaded.config.get('method')!r} model, not a segmenter "
-                              "(train one with `imsynth train segmenter --data DIR --out RUN`)")
-    config = from_dict(SegmenterMethodConfig, loaded.config["method_config"])
-    net = Segmenter(config.model)
-    load_weights_into({"segmenter": net}, loaded)
-    net.to(resolve_device(device)).eval()
+    loaded, config = load_method_checkpoint(checkpoint, "segmenter", SegmenterMethodConfig,
+                                            " (train one with `imsynth train segmenter --data DIR --out RUN`)")
+    net = restore_model(Segmenter(config.model), "segmenter", loaded, device)
     return LoadedSegmenter(net, get_label_space(config.data.label_space), loaded.step, Path(loaded.path),
                            run_dir_of(checkpoint), config.data.root)
 

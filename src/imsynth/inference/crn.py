@@ -14,9 +14,7 @@ import torch
 
 from imsynth.data.labels import DEFAULT_COLOR_TOLERANCE, LabelSpace, get_label_space
 from imsynth.models.crn import CRN
-from imsynth.training.checkpoint import CheckpointError, load_checkpoint, load_weights_into
-from imsynth.utils.config import from_dict
-from imsynth.utils.device import resolve_device
+from imsynth.training.checkpoint import load_method_checkpoint, restore_model
 from imsynth.utils.images import tensor_to_uint8, tile_grid
 from imsynth.utils.io import save_image
 
@@ -62,13 +60,8 @@ def load_crn(checkpoint: str | Path, device: str = "auto") -> LoadedCRN:
     """Rebuild a CRN from a run folder, checkpoint folder or ``generator.safetensors`` file."""
     from imsynth.methods.crn import CRNMethodConfig
 
-    loaded = load_checkpoint(checkpoint)
-    if loaded.config.get("method") != "crn":
-        raise CheckpointError(f"{checkpoint} holds a {loaded.config.get('method')!r} model, not a CRN")
-    config = from_dict(CRNMethodConfig, loaded.config["method_config"])
-    model = CRN(config.model)
-    load_weights_into({"generator": model}, loaded)
-    model.to(resolve_device(device)).eval()
+    loaded, config = load_method_checkpoint(checkpoint, "crn", CRNMethodConfig)
+    model = restore_model(CRN(config.model), "generator", loaded, device)
     return LoadedCRN(model, get_label_space(config.data.label_space), loaded.step, loaded.path, config.loss.backbone)
 
 

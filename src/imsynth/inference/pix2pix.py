@@ -30,9 +30,7 @@ from torch import Tensor, nn
 
 from imsynth.data.labels import LabelSpace, get_label_space
 from imsynth.models.pix2pix import build_generator, generator_test_mode, to_signed, to_unit
-from imsynth.training.checkpoint import CheckpointError, load_checkpoint, load_weights_into
-from imsynth.utils.config import from_dict
-from imsynth.utils.device import resolve_device
+from imsynth.training.checkpoint import CheckpointError, load_method_checkpoint, restore_model
 from imsynth.utils.images import tensor_to_uint8, uint8_to_tensor
 
 __all__ = ["LoadedPix2Pix", "load_pix2pix", "reflect_pad_to_multiple"]
@@ -174,12 +172,7 @@ def load_pix2pix(checkpoint: str | Path, device: str = "auto", *, test_dropout: 
     """
     from imsynth.methods.pix2pix import Pix2PixMethodConfig
 
-    loaded = load_checkpoint(checkpoint)
-    if loaded.config.get("method") != "pix2pix":
-        raise CheckpointError(f"{checkpoint} holds a {loaded.config.get('method')!r} model, not pix2pix")
-    config = from_dict(Pix2PixMethodConfig, loaded.config["method_config"])
-    model = build_generator(config.model.generator)
-    load_weights_into({"generator": model}, loaded)
-    model.to(resolve_device(device)).eval()
+    loaded, config = load_method_checkpoint(checkpoint, "pix2pix", Pix2PixMethodConfig)
+    model = restore_model(build_generator(config.model.generator), "generator", loaded, device)
     return LoadedPix2Pix(model, config, get_label_space(config.data.label_space), loaded.step, loaded.path,
                          test_dropout=test_dropout, default_variants=variants or 1, seed=seed)

@@ -18,6 +18,7 @@ from imsynth.losses.perceptual import DiversityLoss, FeatureMatchingLoss
 from imsynth.models.crn import CRN, CRNConfig
 from imsynth.nn.labelmaps import one_hot_with_void
 from imsynth.training.config import TrainConfig
+from imsynth.training.distributed import environment, mean_over_ranks
 from imsynth.training.method import TrainingMethod
 from imsynth.training.optim import make_optimizer
 
@@ -146,6 +147,8 @@ class CRNMethod(TrainingMethod[CRNMethodConfig]):
     def _rebalance(self) -> None:
         """lambda_l <- lambda_0 * mean_0 / mean_l: every weighted term matches the image term's mean."""
         means = [total / max(1, self._term_count) for total in self._term_sums]
+        # Under DDP every process saw its share of the batches: use the means over all of them.
+        means = mean_over_ranks(torch.tensor(means, dtype=torch.float64, device=self.device), environment()).tolist()
         old = self.criterion.layer_weights  # type: ignore[union-attr]
         new = [old[0] * means[0] / m if m > 0 else w for w, m in zip(old, means)]
         self._rebalanced_weights = new

@@ -27,7 +27,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -37,7 +37,12 @@ from torch import nn
 
 from imsynth.utils.io import atomic_write, fsync_dir, write_bytes, write_json
 
+ConfigT = TypeVar("ConfigT")
+ModelT = TypeVar("ModelT", bound=nn.Module)
+
 __all__ = [
+    "load_method_checkpoint",
+    "restore_model",
     "Checkpoint",
     "CheckpointError",
     "CHECKPOINTS_DIR",
@@ -310,3 +315,25 @@ def load_weights_into(models: Mapping[str, nn.Module], checkpoint: Checkpoint) -
         except RuntimeError as error:
             raise CheckpointError(f"weights for {name!r} in {checkpoint.path} do not fit the model: "
                                   f"{error}") from error
+
+
+def load_method_checkpoint(path: str | Path, method: str, config_class: type[ConfigT],
+                           hint: str = "") -> tuple[Checkpoint, ConfigT]:
+    """A checkpoint that must hold a ``method`` model, with its method config rebuilt as ``config_class``.
+
+    Another method's checkpoint is refused with a :class:`CheckpointError` naming both (plus ``hint``).
+    """
+    from imsynth.utils.config import from_dict
+
+    loaded = load_checkpoint(path)
+    if loaded.config.get("method") != method:
+        raise CheckpointError(f"{path} holds a {loaded.config.get('method')!r} model, not a {method} model{hint}")
+    return loaded, from_dict(config_class, loaded.config["method_config"])
+
+
+def restore_model(model: ModelT, name: str, checkpoint: Checkpoint, device: str | torch.device = "cpu") -> ModelT:
+    """``model`` with the checkpoint's weights for ``name``, on ``device``, in eval mode."""
+    from imsynth.utils.device import resolve_device
+
+    load_weights_into({name: model}, checkpoint)
+    return model.to(resolve_device(str(device))).eval()

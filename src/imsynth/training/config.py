@@ -38,9 +38,10 @@ class TrainConfig:
     max_minutes: float | None = None  # wall-clock budget of one invocation; None = unlimited
     batch_size: int = 1
 
-    optimizer: Literal["adam", "adamw"] = "adam"
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
     lr: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
+    betas: tuple[float, float] = (0.5, 0.999)  # Adam/AdamW
+    momentum: float = 0.9  # SGD
     weight_decay: float = 0.0
     grad_clip: float | None = None  # max global gradient norm per optimizer; None = no clipping
     lr_schedule: LRSchedule = "constant"
@@ -52,7 +53,10 @@ class TrainConfig:
     amp: bool = False  # mixed precision; CUDA only (ignored on CPU)
     amp_dtype: Literal["auto", "bfloat16", "float16"] = "auto"
     channels_last: bool = False
+    compile: bool = False  # torch.compile the method's models (same results, faster after warm-up)
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune"] = "default"
     num_workers: int = 0
+    dist_backend: Literal["auto", "nccl", "gloo"] = "auto"  # under torchrun: auto = nccl on GPUs, else gloo
 
     log_every: int = 50
     sample_every: int = 1000
@@ -76,6 +80,10 @@ class TrainConfig:
             raise ValueError(f"lr must be positive, got {self.lr}")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
+        if self.optimizer not in ("adam", "adamw", "sgd"):
+            raise ValueError(f"optimizer must be 'adam', 'adamw' or 'sgd', got {self.optimizer!r}")
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if self.grad_clip is not None and self.grad_clip <= 0:
@@ -86,13 +94,16 @@ class TrainConfig:
             raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
         if self.keep_last is not None and self.keep_last < 1:
             raise ValueError(f"keep_last must be >= 1 or None (keep all), got {self.keep_last}")
+        if self.dist_backend not in ("auto", "nccl", "gloo"):
+            raise ValueError(f"dist_backend must be 'auto', 'nccl' or 'gloo', got {self.dist_backend!r}")
         if not DEVICE_PATTERN.match(self.device):
             raise ValueError(f"unknown device {self.device!r}: use 'auto', 'cpu', 'cuda' or 'cuda:N'")
 
 
 #: TrainConfig fields that may differ between a run and its resumption.
 RESUMABLE_TRAIN_FIELDS = frozenset({
-    "out_dir", "max_steps", "max_minutes", "device", "num_workers", "log_every",
+    "out_dir", "max_steps", "max_minutes", "device", "num_workers", "dist_backend", "compile", "compile_mode",
+    "channels_last", "log_every",
     "sample_every", "sample_count", "checkpoint_every", "keep_last", "progress", "tensorboard",
 })
 
@@ -114,7 +125,9 @@ def check_resume_compatible(saved: dict[str, Any], current: dict[str, Any], run_
         differences.append(f"method: {saved.get('method')!r} (saved) != {current.get('method')!r} (now)")
     else:
         differences += _diff(saved.get("method_config"), current.get("method_config"), "method_config")
-        saved_train = {k: v for k, v in (saved.get("train") or {}).items() if k not in RESUMABLE_TRAIN_FIELDS}
+        # Settings added to TrainConfig after the run was saved take their defaults.
+        saved_train = {**_plain(TrainConfig()), **(saved.get("train") or {})}
+        saved_train = {k: v for k, v in saved_train.items() if k not in RESUMABLE_TRAIN_FIELDS}
         current_train = {k: v for k, v in current["train"].items() if k not in RESUMABLE_TRAIN_FIELDS}
         differences += _diff(saved_train, current_train, "train")
     if differences:

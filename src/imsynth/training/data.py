@@ -9,6 +9,10 @@ generators seeded from ``(seed, p)``, and a dataset with a ``set_epoch(epoch)`` 
 draws augmentation from its own ``(seed, epoch, index)`` generator) is told the epoch of ``p``
 first. The batches are then identical whatever the number of worker processes and however often
 the run was interrupted.
+
+Under DDP the stream is the same; each of the ``world_size`` processes loads its own contiguous
+share of every global batch (what ``DistributedSampler`` does per epoch, but resumable at any
+position), so the processes together see exactly the batches of a single-process run.
 """
 from __future__ import annotations
 
@@ -26,14 +30,24 @@ _PREVIEW_SALT = 0x7072657669657721  # separates preview samples from training-st
 
 
 class StreamSampler(Sampler[tuple[int, int]]):
-    """Endless ``(dataset index, stream position)`` pairs, starting at position ``start``."""
+    """Endless ``(dataset index, stream position)`` pairs, starting at position ``start``.
 
-    def __init__(self, dataset_size: int, seed: int, start: int = 0) -> None:
+    With ``world_size > 1`` this process's share only: of each global batch of ``batch_size``
+    positions, the ``rank``-th contiguous slice of ``batch_size / world_size``.
+    """
+
+    def __init__(self, dataset_size: int, seed: int, start: int = 0, *, rank: int = 0, world_size: int = 1,
+                 batch_size: int = 1) -> None:
         if dataset_size < 1:
             raise ValueError("cannot sample from an empty dataset")
+        if world_size < 1 or not 0 <= rank < world_size or batch_size % world_size:
+            raise ValueError(f"bad sharding: rank {rank}, world_size {world_size}, batch_size {batch_size}")
         self.dataset_size = dataset_size
         self.seed = seed
         self.start = start
+        self.rank = rank
+        self.world_size = world_size
+        self.batch_size = batch_size
 
     def epoch_order(self, epoch: int) -> list[int]:
         """The permutation of dataset indices used in ``epoch``."""
@@ -46,9 +60,16 @@ class StreamSampler(Sampler[tuple[int, int]]):
         while True:
             order = self.epoch_order(epoch)
             for index in order[offset:]:
-                yield index, position
+                if self._mine(position):
+                    yield index, position
                 position += 1
             epoch, offset = epoch + 1, 0
+
+    def _mine(self, position: int) -> bool:
+        if self.world_size == 1:
+            return True
+        share = self.batch_size // self.world_size
+        return ((position - self.start) % self.batch_size) // share == self.rank
 
 
 class StreamDataset(Dataset[Any]):
@@ -98,12 +119,19 @@ def make_loader(
     start: int,
     num_workers: int,
     pin_memory: bool,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> DataLoader[Any]:
-    """An endless loader whose first batch starts at stream position ``start``."""
-    sampler = StreamSampler(len(dataset), seed, start)  # type: ignore[arg-type]
+    """An endless loader whose first batch starts at stream position ``start``.
+
+    ``batch_size`` is the global batch; with ``world_size > 1`` the loader yields this process's
+    ``batch_size / world_size`` samples of each global batch.
+    """
+    sampler = StreamSampler(len(dataset), seed, start, rank=rank, world_size=world_size,  # type: ignore[arg-type]
+                            batch_size=batch_size)
     return DataLoader(
         StreamDataset(dataset, seed),
-        batch_size=batch_size,
+        batch_size=batch_size // world_size,
         sampler=sampler,
         num_workers=num_workers,
         persistent_workers=num_workers > 0,

@@ -128,25 +128,49 @@ def _open_tensorboard(log_dir: Path, start_step: int) -> Any:
 
 
 class Progress:
-    """A tqdm progress bar (step, losses, images/s), or silence when disabled."""
+    """A tqdm progress bar (step, losses, images/s), or silence when disabled.
 
-    def __init__(self, enabled: bool, start_step: int, max_steps: int) -> None:
+    With a time budget (``max_minutes``) the bar's total is the step the run will reach when the
+    budget ends at the current speed (or ``max_steps`` if that comes first), so bar and ETA are
+    honest about when training stops.
+    """
+
+    def __init__(self, enabled: bool, start_step: int, max_steps: int, max_minutes: float | None = None) -> None:
         self._bar = None
+        self._max_steps = max_steps
+        self._start_step = start_step
+        self._step = start_step
+        self._started = time.monotonic()
+        self._budget = None if max_minutes is None else 60.0 * max_minutes
         if enabled:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=max_steps, initial=start_step, unit="step", dynamic_ncols=True,
-                             file=sys.stderr, smoothing=0.1)
+            self._bar = tqdm(total=max_steps if self._budget is None else None, initial=start_step, unit="step",
+                             dynamic_ncols=True, file=sys.stderr, smoothing=0.1)
 
     def update(self, scalars: dict[str, float], images_per_second: float | None) -> None:
+        self._step += 1
         if self._bar is None:
             return
         # Top-level scalars only ("loss", "loss_g"...); per-term "group/name" values go to the logs.
         shown = {name: f"{value:.4g}" for name, value in scalars.items() if "/" not in name}
         if images_per_second is not None:
             shown["img/s"] = f"{images_per_second:.1f}"
+        if self._budget is not None:
+            self._bar.total = self.expected_last_step()
         self._bar.set_postfix(shown, refresh=False)
         self._bar.update(1)
+
+    def expected_last_step(self) -> int:
+        """The step at which training will stop: ``max_steps`` or where the time budget runs out."""
+        if self._budget is None:
+            return self._max_steps
+        elapsed = time.monotonic() - self._started
+        done = self._step - self._start_step
+        if done == 0 or elapsed <= 0:
+            return self._max_steps
+        reachable = self._step + int(done / elapsed * max(0.0, self._budget - elapsed))
+        return min(self._max_steps, reachable)
 
     def write(self, message: str) -> None:
         """Print a line to the console without breaking the bar."""

@@ -51,9 +51,10 @@ Methods with one loss and one optimizer subclass :class:`SingleOptimizerMethod` 
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 import torch
@@ -91,6 +92,7 @@ class TrainingMethod(ABC, Generic[ConfigT]):
         self.config = config
         self._models: dict[str, nn.Module] | None = None
         self._ctx: TrainContext | None = None
+        self._wrapped: dict[str, tuple[nn.Module, nn.Module]] = {}  # attribute -> (plain, wrapped)
 
     # ------------------------------------------------------------------ to implement
 
@@ -151,6 +153,40 @@ class TrainingMethod(ABC, Generic[ConfigT]):
                                 "dict of nn.Module")
             self._models = dict(models)
         return self._models
+
+    def wrap_models(self, wrap: Callable[[nn.Module], nn.Module]) -> None:
+        """Replace every attribute of the method that holds one of its models by ``wrap(model)``.
+
+        The trainer uses this for ``DistributedDataParallel`` and ``torch.compile``: a method keeps
+        calling ``self.generator(x)`` and runs data-parallel or compiled without knowing about it.
+        Wrapping again wraps the current wrapper (compile over DDP). ``models()`` keeps returning
+        the plain networks (for checkpoints) and :meth:`unwrapped` restores them (for sampling).
+        """
+        plain_ids = {id(model) for model in self.models().values()}
+        new_wrappers: dict[int, nn.Module] = {}
+        for attribute, value in list(vars(self).items()):
+            if attribute in self._wrapped and value is self._wrapped[attribute][1]:
+                plain = self._wrapped[attribute][0]
+            elif id(value) in plain_ids:
+                plain = value
+            else:
+                continue
+            if id(value) not in new_wrappers:
+                new_wrappers[id(value)] = wrap(value)
+            if new_wrappers[id(value)] is not value:
+                self._wrapped[attribute] = (plain, new_wrappers[id(value)])
+                setattr(self, attribute, new_wrappers[id(value)])
+
+    @contextlib.contextmanager
+    def unwrapped(self) -> Iterator[None]:
+        """The plain models in place of their wrappers (e.g. for sampling on one process only)."""
+        for attribute, (plain, _) in self._wrapped.items():
+            setattr(self, attribute, plain)
+        try:
+            yield
+        finally:
+            for attribute, (_, wrapped) in self._wrapped.items():
+                setattr(self, attribute, wrapped)
 
     @property
     def ctx(self) -> TrainContext:

@@ -24,12 +24,14 @@ __all__ = ["make_optimizer", "lr_factor", "make_scheduler"]
 
 
 def make_optimizer(params: Iterable[nn.Parameter] | nn.Module, config: TrainConfig) -> Optimizer:
-    """Adam or AdamW with the config's lr, betas and weight decay."""
+    """Adam or AdamW (lr, betas, weight decay) or SGD (lr, momentum, weight decay) as configured."""
     if isinstance(params, nn.Module):
         params = params.parameters()
     params = [p for p in params if p.requires_grad]
     if not params:
         raise ValueError("make_optimizer: no trainable parameters")
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     kind = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
     return kind(params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
 

@@ -15,6 +15,11 @@ With ``resume=True`` it continues from ``OUT_DIR``'s latest checkpoint: weights,
 schedule states, RNG states and the exact position in the data stream are restored, so on CPU
 with ``deterministic=True`` an interrupted-and-resumed run ends with bitwise the same weights as
 an uninterrupted one.
+
+Launched by ``torchrun`` with several processes, the same trainer runs data-parallel with
+PyTorch DDP (:mod:`imsynth.training.distributed`): ``batch_size`` is the global batch, each
+process loads its share, the method's models are wrapped in ``DistributedDataParallel``, the
+logged scalars are averaged over processes and rank 0 alone writes the run folder.
 """
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ from imsynth.training.checkpoint import (
     save_checkpoint,
 )
 from imsynth.training.config import TrainConfig, check_resume_compatible, make_run_config
+from imsynth.training import distributed
 from imsynth.training.context import TrainContext
 from imsynth.training.data import check_dataset, make_loader, preview_batch
 from imsynth.training.logging import Progress, RunLogger, ScalarWindow, Throughput
@@ -49,6 +55,7 @@ from imsynth.utils.seeding import (
     get_rng_state,
     preserved_rng,
     seed_everything,
+    mix_seed,
     set_rng_state,
 )
 
@@ -102,6 +109,11 @@ class Trainer:
             self._refuse_existing_run()
 
         self.device = resolve_device(config.device)
+        self.dist = distributed.init_distributed(self.device, config.dist_backend)
+        if self.dist.enabled and self.device.type == "cuda" and config.device in ("auto", "cuda"):
+            self.device = torch.device("cuda", self.dist.local_rank)  # one GPU per process
+            torch.cuda.set_device(self.device)
+        distributed.per_rank_batch_size(config.batch_size, self.dist)  # checks it divides
         amp_dtype = autocast_dtype(self.device, config.amp_dtype) if config.amp else None
         configure_determinism(config.deterministic)
         seed_everything(config.seed)
@@ -118,6 +130,12 @@ class Trainer:
         if not self.optimizers:
             raise TypeError(f"{type(method).__name__}.optimizers() returned no optimizer")
         self.schedulers = {name: make_scheduler(opt, config) for name, opt in self.optimizers.items()}
+        if self.dist.enabled:
+            method.wrap_models(lambda model: distributed.wrap_model(model, self.device, self.dist))
+            if self.dist.rank > 0:  # same initial weights (DDP broadcasts rank 0's), own noise streams
+                seed_everything(mix_seed(config.seed, self.dist.rank))
+        if config.compile:
+            method.wrap_models(lambda model: torch.compile(model, mode=config.compile_mode))
         self.run_config = make_run_config(method.name, config, method.config_dict())
 
         self.step = 0  # completed training steps
@@ -166,25 +184,42 @@ class Trainer:
         if state["data"]["dataset_size"] != self.dataset_size:
             self._notes.append(f"dataset size changed ({state['data']['dataset_size']} -> "
                                f"{self.dataset_size}); the batch sequence differs from the original run")
-        self._rng_to_restore = state["rng"]
+        self._rng_to_restore = self._rank_rng_state(state, checkpoint.step)
         self._last_saved_step = self.step
         self.resumed_from = latest
+
+    def _rank_rng_state(self, state: dict[str, Any], step: int) -> dict[str, Any] | None:
+        """This process's saved RNG state; a rank the checkpoint did not have gets fresh streams."""
+        if self.dist.rank == 0:
+            return state["rng"]
+        others = state.get("rng_per_rank") or []
+        if len(others) >= self.dist.rank:
+            return others[self.dist.rank - 1]
+        if self.dist.rank == 1:
+            self._notes.append(f"the checkpoint was written by {len(others) + 1} process(es); "
+                               "the new ranks draw fresh random streams")
+        seed_everything(mix_seed(self.config.seed, self.dist.rank, step))
+        return None
 
     # ------------------------------------------------------------------ the loop
 
     def fit(self) -> TrainResult:
         """Train until ``max_steps`` or the time budget; returns where it stopped."""
         config = self.config
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        save_config(self.out_dir / "config.yaml", self.run_config)
+        main = self.dist.is_main
+        if main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            save_config(self.out_dir / "config.yaml", self.run_config)
         preview = self.context.to_device(preview_batch(self.dataset, config.sample_count, config.seed))
         loader = make_loader(self.dataset, batch_size=config.batch_size, seed=config.seed,
                              start=self.samples_seen, num_workers=config.num_workers,
-                             pin_memory=self.device.type == "cuda")
+                             pin_memory=self.device.type == "cuda", rank=self.dist.rank,
+                             world_size=self.dist.world_size)
         batches = iter(loader)
-        logger = RunLogger(self.out_dir, self.step, tensorboard=config.tensorboard)
+        logger = RunLogger(self.out_dir, self.step, tensorboard=config.tensorboard) if main else None
         self._say(self._start_summary())
-        progress = Progress(config.progress, self.step, config.max_steps)
+        progress = Progress(config.progress and main, self.step, config.max_steps,
+                            max_minutes=config.max_minutes)
 
         self.method.on_train_start()
         if self._rng_to_restore is not None:  # last, so nothing above disturbs the streams
@@ -199,18 +234,19 @@ class Trainer:
         stop_reason = "max_steps"
         try:
             while self.step < config.max_steps:
-                if deadline is not None and time.monotonic() >= deadline:
+                if deadline is not None and distributed.any_rank(time.monotonic() >= deadline, self.device,
+                                                                 self.dist):
                     stop_reason = "max_minutes"
                     break
                 scalars, learning_rates = self._train_step(next(batches))
                 speed.add(config.batch_size)
                 window.add(scalars)
                 progress.update(scalars, speed.recent)
-                if self.step % config.log_every == 0:
+                if logger is not None and self.step % config.log_every == 0:
                     logger.scalars(self.step, {**window.pop(), **learning_rates,
                                                "epoch": self.samples_seen / self.dataset_size,
                                                "images_per_s": speed.pop_window_rate()})
-                if self.step % config.sample_every == 0:
+                if logger is not None and self.step % config.sample_every == 0:
                     self._save_samples(logger, preview)
                 if self.step % config.checkpoint_every == 0:
                     self._save_checkpoint()
@@ -223,7 +259,8 @@ class Trainer:
             raise
         finally:
             progress.close()
-            logger.close()
+            if logger is not None:
+                logger.close()
             del batches, loader  # stops worker processes
 
         elapsed = time.monotonic() - start
@@ -261,8 +298,9 @@ class Trainer:
             else:
                 raise TypeError(f"training_step scalar {name!r} is a {type(value).__name__}, "
                                 "expected a float or a 0-dim tensor")
-        if tensors:
-            values.update(zip(tensors, torch.stack(list(tensors.values())).tolist(), strict=True))
+        if tensors:  # averaged over the processes of a DDP job: the loss of the global batch
+            stacked = distributed.mean_over_ranks(torch.stack(list(tensors.values())), self.dist)
+            values.update(zip(tensors, stacked.tolist(), strict=True))
         scalars = {name: values[name] for name in output}  # keep the method's order
         for name, value in scalars.items():
             if not math.isfinite(value):
@@ -286,7 +324,7 @@ class Trainer:
         for model in self.models.values():
             model.eval()
         try:
-            with torch.no_grad(), preserved_rng():
+            with torch.no_grad(), preserved_rng(), self.method.unwrapped():
                 images = self.method.sample(batch)
         finally:
             for name, model in self.models.items():
@@ -295,22 +333,32 @@ class Trainer:
             logger.image(self.step, image_grid(images, max_rows=self.config.sample_count))
 
     def _save_checkpoint(self) -> Path:
+        """Rank 0 writes the checkpoint (with every rank's RNG state); the others wait for it."""
+        rng_per_rank = distributed.gather_to_main(get_rng_state(), self.dist)
+        path = self.checkpoint_dir / f"step_{self.step:06d}"
+        if self.dist.is_main:
+            path = self._write_checkpoint(rng_per_rank or [])
+        distributed.barrier(self.dist)
+        self._last_saved_step = self.step
+        return path
+
+    def _write_checkpoint(self, rng_per_rank: list[dict[str, Any]]) -> Path:
         state = {
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
             "schedulers": {name: sch.state_dict() for name, sch in self.schedulers.items()},
             "context": self.context.state_dict(),
             "method": self.method.state_dict_extra(),
-            "rng": get_rng_state(),
+            "rng": rng_per_rank[0],
+            "rng_per_rank": rng_per_rank[1:],  # ranks 1.. of a DDP job (empty for one process)
             "data": {"seed": self.config.seed, "position": self.samples_seen,
                      "epoch": self.samples_seen // self.dataset_size, "dataset_size": self.dataset_size},
         }
-        path = save_checkpoint(self.checkpoint_dir, self.step, self.models, state, self.run_config,
+        return save_checkpoint(self.checkpoint_dir, self.step, self.models, state, self.run_config,
                                keep_last=self.config.keep_last)
-        self._last_saved_step = self.step
-        return path
 
     def _say(self, message: str) -> None:
-        print(message, flush=True)
+        if self.dist.is_main:
+            print(message, flush=True)
 
     def _start_summary(self) -> str:
         sizes = {name: sum(p.numel() for p in model.parameters()) for name, model in self.models.items()}
@@ -319,7 +367,11 @@ class Trainer:
         start = (f"resumed at step {self.step}" if self.resumed_from is not None
                  else "from scratch")
         notes = "".join(f" | note: {note}" for note in self._notes)
-        return (f"imsynth: training {self.method.name} on {describe_device(self.device)}{amp} | "
+        where = describe_device(self.device)
+        if self.dist.enabled:
+            where = (f"{self.dist.world_size} processes (DDP, {distributed.dist.get_backend()}), "
+                     f"rank 0 on {where}, {self.config.batch_size // self.dist.world_size} images each")
+        return (f"imsynth: training {self.method.name} on {where}{amp} | "
                 f"params {params} | dataset {self.dataset_size} | steps {self.step}->{self.config.max_steps} "
                 f"({start}) | out_dir {self.out_dir}{notes}")
 

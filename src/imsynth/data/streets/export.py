@@ -97,7 +97,6 @@ def write_streets_dataset(root: str | os.PathLike, splits: Mapping[str, int] | N
             raise ValueError(f"split {name!r}: image count must be a non-negative integer, got {count!r}")
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
-    from imsynth.data.labels import CITYSCAPES  # noqa: F401  (fail early if the label module is missing)
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
