@@ -23,6 +23,9 @@ Models (the methods' own training steps, through the trainer's TrainContext):
 * ``pix2pix``: unet_256 + 70x70 PatchGAN at 256x256, batch 1 (the paper's setting).
 * ``colorizer``: Zhang et al.'s network at full width, 176x176 crops, batch 8 on a GPU, 2 on a CPU.
 
+Also the data stream (images/s the trainer's loader delivers with 0 and 1 worker processes, to
+compare with the training rates) and, unless ``--skip-synthesis``, the 1024x2048 synthesis.
+
 Options: ``eager`` (baseline), ``channels_last``, ``bf16`` (autocast; float16 + loss scaling is the
 trainer's default on CUDA), ``compile`` (``torch.compile``, default mode).
 """
@@ -146,6 +149,18 @@ def child(model: str, option: str, args: argparse.Namespace) -> dict:
     else:
         result["peak_memory_gib"] = peak_rss_bytes() / 2**30
         result["memory_kind"] = "process peak RSS"
+    if model == "crn":  # the cascade alone (forward + backward), without the loss network
+        generator = method.generator
+        for network in method.models().values():
+            network.train()
+
+        def cascade() -> None:
+            with context.autocast():
+                generator(batch["label"]).float().square().mean().backward()
+
+        result["cascade_s"] = time_call(cascade, repeats=args.repeats, warmup=1, device=device)
+        if option == "eager":
+            result["cascade_flops"] = count_flops(cascade)
     if option == "eager":
         for network in method.models().values():
             network.train()
@@ -186,6 +201,29 @@ def synthesis_child(args: argparse.Namespace, option: str) -> dict:
     return result
 
 
+def loading_child(args: argparse.Namespace, workers: str) -> dict:
+    """Images/s of the trainer's data stream on Cityscapes-format 256x512 pairs (PNG decode + flips)."""
+    import tempfile
+
+    from imsynth.data.datasets import CityscapesPairs
+    from imsynth.data.streets import write_streets_dataset
+    from imsynth.training.data import make_loader
+
+    with tempfile.TemporaryDirectory() as folder:
+        write_streets_dataset(folder, {"train": 16}, height=256, width=512, workers=2, progress=False)
+        dataset = CityscapesPairs(folder, "train", size=(256, 512), flip=True)
+        loader = iter(make_loader(dataset, batch_size=1, seed=0, start=0, num_workers=int(workers),
+                                  pin_memory=torch.cuda.is_available()))
+        for _ in range(4):
+            next(loader)
+        count = 48
+        start = time.perf_counter()
+        for _ in range(count):
+            next(loader)
+        seconds = time.perf_counter() - start
+    return {"model": "data", "option": f"workers={workers}", "images_per_s": count / seconds}
+
+
 # ----------------------------------------------------------------------------- parent: the run
 
 
@@ -216,7 +254,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         kind, option = args.child[0], args.child[1]
-        result = synthesis_child(args, option) if kind == "synthesis" else child(kind, option, args)
+        if kind == "synthesis":
+            result = synthesis_child(args, option)
+        elif kind == "data":
+            result = loading_child(args, option)
+        else:
+            result = child(kind, option, args)
         print(json.dumps(result))
         return
 
@@ -251,6 +294,8 @@ def main() -> None:
                 r["achieved_gflops"] = flops / r["step_s"] / 1e9
                 r["utilization"] = flops / r["step_s"] / peak
                 r["inference_utilization"] = infer_flops / r["inference_s"] / peak
+            if eager and "cascade_s" in r:
+                r["cascade_utilization"] = eager["cascade_flops"] / r["cascade_s"] / peak
             if eager:
                 r["speedup_train"] = eager["step_s"] / r["step_s"]
                 r["speedup_inference"] = eager["inference_s"] / r["inference_s"]
@@ -260,7 +305,16 @@ def main() -> None:
                   f"(x{r.get('speedup_train', 1):.2f}), {r.get('achieved_gflops', 0):.1f} GFLOP/s = "
                   f"{100 * r.get('utilization', 0):.0f}% of peak | inference {r['inference_images_per_s']:.2f} img/s "
                   f"(x{r.get('speedup_inference', 1):.2f}, {100 * r.get('inference_utilization', 0):.0f}% of peak) | "
-                  f"peak memory {r['peak_memory_gib']:.2f} GiB | first step {r['first_step_s']:.1f} s", flush=True)
+                  f"peak memory {r['peak_memory_gib']:.2f} GiB | first step {r['first_step_s']:.1f} s"
+                  + (f" | cascade alone {100 * r['cascade_utilization']:.0f}% of peak" if "cascade_utilization" in r
+                     else ""), flush=True)
+
+    for workers in ("0", "1"):
+        r = run_child(["data", workers, *forwarded])
+        if r is not None:
+            results.append(r)
+            print(f"  data stream, Cityscapes-format 256x512 pairs, {r['option']}: {r['images_per_s']:.1f} img/s "
+                  "(to compare with the training img/s above)", flush=True)
 
     if not args.skip_synthesis:
         eager = None
