@@ -56,7 +56,6 @@ def bench_training(size, multiplier, variants, device, repeats):
     gen_seconds = time_call(generator_only, repeats=repeats, device=device)
     gen_flops = count_flops(generator_only)
     params = sum(p.numel() for p in model.parameters())
-    del model, extractor, optimizer
     gc.collect()
     return {"width_multiplier": multiplier, "parameters": params, "images_per_s": 1 / seconds,
             "step_s": seconds, "step_gflop": step_flops / 1e9, "achieved_gflops": step_flops / seconds / 1e9,

@@ -4,6 +4,8 @@
 #
 #   bash benchmarks/compare_streets.sh                 # everything, ~2.5 h on a 2-core CPU
 #   BUDGET=20 SEG_BUDGET=8 bash benchmarks/compare_streets.sh   # a quick version
+#   SIDE_BY_SIDE=1 BUDGET=25 SEG_BUDGET=15 WORKERS=0 PIX2PIX_STEPS=6000 bash benchmarks/compare_streets.sh
+#                                                    # the README table (~70 min)
 #
 # Steps (each is skipped when its output already exists, so the script can be re-run):
 #   1. render the street data (400 train / 50 val scenes at 128x256);
@@ -27,6 +29,7 @@ WORKERS=${WORKERS:-1}
 PYTHON=${PYTHON:-.venv/bin/python}
 
 imsynth() { nice -n 10 "$PYTHON" -m imsynth "$@"; }
+mkdir -p "$OUT"
 
 # 1. Data: the procedural street scenes in Cityscapes format (labels + photos).
 if [ ! -f "$DATA/streets.json" ]; then
@@ -42,16 +45,28 @@ fi
 # 3. The two synthesis methods, same data, same wall-clock budget.
 #    CRN: the paper's cascade at 128x256 (6 modules), k = 3 variants with the diversity loss, widths
 #    scaled by 1/16 for a CPU, EfficientNet-Lite0 loss network (offline).
-if [ ! -d "$OUT/crn/checkpoints" ]; then
-  imsynth train crn --data "$DATA" --out "$OUT/crn" --size "$SIZE" --variants 3 --width-multiplier 0.0625 \
-    --backbone efficientnet_lite0 --max-minutes "$BUDGET" --workers "$WORKERS"
-fi
 #    pix2pix: the paper's recipe at 128 px (unet_128, jitter 143 -> random crop 128, flips), trained as
 #    in the paper on squashed square images; --max-steps sets its learning-rate schedule (constant,
 #    then linear decay over the second half): choose it so that the budget reaches it.
-if [ ! -d "$OUT/pix2pix/checkpoints" ]; then
+#    SIDE_BY_SIDE=1 trains both at once, one core each (OMP_NUM_THREADS=1): on a shared machine both
+#    then see the same load, which makes equal wall-clock budgets fairer than two runs in sequence.
+train_crn() {
+  imsynth train crn --data "$DATA" --out "$OUT/crn" --size "$SIZE" --variants 3 --width-multiplier 0.0625 \
+    --backbone efficientnet_lite0 --max-minutes "$BUDGET" --workers "$WORKERS"
+}
+train_pix2pix() {
   imsynth train pix2pix --data "$DATA" --out "$OUT/pix2pix" --generator unet_128 --load-size 143 --crop-size 128 \
     --max-steps "${PIX2PIX_STEPS:-20000}" --max-minutes "$BUDGET" --workers "$WORKERS"
+}
+if [ "${SIDE_BY_SIDE:-0}" = 1 ]; then
+  export OMP_NUM_THREADS=1
+  [ -d "$OUT/crn/checkpoints" ] || train_crn > "$OUT/crn.log" 2>&1 &
+  [ -d "$OUT/pix2pix/checkpoints" ] || train_pix2pix > "$OUT/pix2pix.log" 2>&1 &
+  wait
+  unset OMP_NUM_THREADS
+else
+  [ -d "$OUT/crn/checkpoints" ] || train_crn
+  [ -d "$OUT/pix2pix/checkpoints" ] || train_pix2pix
 fi
 
 # 4. Scores. pix2pix is run at the square size it learned (128x128, the paper's test protocol) and its

@@ -342,3 +342,43 @@ def test_resized_synthesizer_and_run_specs(tmp_path):
     assert parse_run_spec(tmp_path) == (tmp_path, None)
     with pytest.raises(ValueError, match="HEIGHTxWIDTH"):
         parse_run_spec(f"{tmp_path}@big")
+
+
+class _RealThenGray:
+    """A stand-in synthesizer with two variants: the real photo of the layout and a grey image (or reversed)."""
+
+    method, step, num_variants = "fake", 0, 2
+
+    def __init__(self, photos_by_layout: dict[bytes, np.ndarray], real_first: bool):
+        from imsynth.data.labels import CITYSCAPES
+
+        self.label_space, self.photos, self.real_first = CITYSCAPES, photos_by_layout, real_first
+
+    def synthesize(self, ids, variants=None):
+        real = self.photos[ids.tobytes()]
+        gray = np.full_like(real, 128)
+        return np.stack([real, gray] if self.real_first else [gray, real])
+
+
+def test_fcn_score_over_all_variants_pools_every_variant(segmenter_run, tiny_root):
+    from imsynth.data.cityscapes import find_pairs
+    from imsynth.data.datasets import read_rgb
+    from imsynth.data.labels import CITYSCAPES
+    from imsynth.evaluation.scoring import EvaluationSettings, MetricNetworks, score_runs
+
+    photos = {CITYSCAPES.load(s.label_path, kind=s.label_kind).tobytes(): read_rgb(s.image_path)
+              for s in find_pairs(tiny_root, "val")}
+    settings = EvaluationSettings(tiny_root, split="val", segmenter=segmenter_run[0], device="cpu")
+    networks = MetricNetworks.load(settings)
+    table = score_runs({"real_first": _RealThenGray(photos, True), "gray_first": _RealThenGray(photos, False)},
+                       settings, networks, log=lambda _: None)
+    real, real_first, gray_first = table.rows
+    # variant 0 of real_first is the real photo: the same FCN-score as the real row
+    assert real_first["fcn_pixel_accuracy"] == pytest.approx(real["fcn_pixel_accuracy"])
+    assert real_first["fcn_mean_iou"] == pytest.approx(real["fcn_mean_iou"])
+    # "all k" pools both variants: the same set for both runs, whatever the order
+    assert real_first["fcn_mean_iou_all_variants"] == pytest.approx(gray_first["fcn_mean_iou_all_variants"])
+    pooled = (real["fcn_pixel_accuracy"] + gray_first["fcn_pixel_accuracy"]) / 2  # equal pixel counts
+    assert real_first["fcn_pixel_accuracy_all_variants"] == pytest.approx(pooled)
+    assert gray_first["fcn_pixel_accuracy"] != pytest.approx(real["fcn_pixel_accuracy"])
+    assert real["fcn_mean_iou_all_variants"] is None  # the real row has no variants

@@ -29,8 +29,10 @@ _TRAIN_FIELDS = {
 def train_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Decorate a ``train <method>`` command with the options every method shares."""
     options = [
-        click.option("--data", default=None, help="Cityscapes-format dataset root, or 'streets' for the "
-                     "embedded procedural street scenes (rendered once into a cache)."),
+        click.option("--data", default=None, help="Dataset root in the layout this method reads (Cityscapes "
+                     "format for crn and segmenter; also aligned A|B or A/ B/ folders for pix2pix; a photo "
+                     "folder for the colorizer), or 'streets' for the embedded procedural street scenes "
+                     "(rendered once into a cache)."),
         click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="Run folder (config, checkpoints, logs, samples)."),
         click.option("--resume", "resume_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),

@@ -43,8 +43,9 @@ def markdown_table(table: ScoreTable) -> str:
     lines += ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows]
     networks = table.networks
     segmenter = networks.get("segmenter")
-    notes = [f"{table.images} layouts of split '{table.settings.split}'; one output (variant 0) per layout; "
-             "↓ lower is better; diversity over the k variants of a layout."]
+    notes = [f"{table.images} layouts of split '{table.settings.split}'; one output (variant 0) per layout, "
+             "except the 'all k' FCN columns (every variant segmented) and diversity (over the k variants of a "
+             "layout); ↓ lower is better."]
     if table.floor_images:
         notes.append(f"The real photos' Fréchet distances are their sampling floor: the {table.images} test photos "
                      f"vs {table.floor_images} real photos of split '{table.settings.floor_split}'.")

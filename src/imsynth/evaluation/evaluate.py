@@ -35,6 +35,8 @@ METRIC_COLUMNS = {
     "fcn_pixel_accuracy": "FCN per-pixel acc.",
     "fcn_mean_class_accuracy": "FCN per-class acc.",
     "fcn_mean_iou": "FCN mIoU",
+    "fcn_pixel_accuracy_all_variants": "FCN acc. (all k)",
+    "fcn_mean_iou_all_variants": "FCN mIoU (all k)",
     "fld2": "FLD-2 ↓",
     "fid": "FID ↓",
     "psnr": "PSNR (dB)",
@@ -133,7 +135,8 @@ def protocol_text(table: ScoreTable, networks: MetricNetworks) -> str:
     caution = (f" Caution: {', '.join(lite2)} trained with an EfficientNet-Lite2 loss, the network of FLD-2 and of the "
                "feature distance: those numbers are optimistic for it." if lite2 else "")
     return (f"{table.images} layouts of split '{s.split}' of {s.data_root} (the first {table.images} by name), one "
-            f"output (variant 0) per layout for every metric but diversity. {networks.segmenter_sentence()} "
+            f"output (variant 0) per layout for every metric but diversity and the FCN columns marked 'all k' "
+            f"(every variant segmented). {networks.segmenter_sentence()} "
             f"FCN metrics from one confusion matrix over all pixels of the {table.images} images (ignore label "
             "excluded; classes absent from both layout and prediction left out of the means). "
             f"FLD-2 (Fréchet EfficientNet-Lite2 Distance, not FID): {networks.fld.describe}; outputs vs the "

@@ -6,7 +6,9 @@ For each of the first ``N`` layouts of a split (sorted by name, so every run see
   its features enter the Fréchet statistics, and it is compared with the real photo (PSNR, SSIM,
   feature distance). One output per layout keeps these numbers comparable between methods with
   different ``k`` (CRN k = 9, pix2pix k = 1) and gives the Fréchet statistics the same ``N`` as the
-  real photos'. All ``k`` variants enter the **diversity** score (mean pairwise feature distance).
+  real photos'. All ``k`` variants enter the **diversity** score (mean pairwise feature distance)
+  and a second FCN-score over every variant ("all k"): a model trained with the diversity loss
+  (CRN Sec. 3.4) spreads its modes over the variants, and variant 0 is only one of them.
 * the real photo is segmented by the same network: the FCN-score upper bound.
 
 Fréchet distances compare the outputs' statistics with those of the ``N`` real photos of the same
@@ -155,6 +157,7 @@ class _Row:
     ssim: list[float] = field(default_factory=list)
     feature_distance: list[float] = field(default_factory=list)
     diversity: list[float] = field(default_factory=list)
+    confusion_all_variants: ConfusionMatrix | None = None
 
 
 @dataclass
@@ -227,7 +230,10 @@ def score_runs(synthesizers: dict[str, LayoutSynthesizer], settings: EvaluationS
     def new_row(name: str, info: dict[str, Any]) -> _Row:
         confusion = ConfusionMatrix(space.num_classes) if networks.segmenter is not None else None
         fid = FeatureStatistics(networks.fid.dim) if networks.fid is not None else None
-        return _Row(name, info, confusion, FeatureStatistics(networks.fld.dim), fid)
+        row = _Row(name, info, confusion, FeatureStatistics(networks.fld.dim), fid)
+        if confusion is not None and info["kind"] == "run":
+            row.confusion_all_variants = ConfusionMatrix(space.num_classes)
+        return row
 
     real = new_row("real photos", {"kind": "real", "method": "real photos"})
     rows = {}
@@ -259,6 +265,7 @@ def score_runs(synthesizers: dict[str, LayoutSynthesizer], settings: EvaluationS
             outputs = synth.synthesize(ids, settings.variants)  # None: the model's own k
             row.info["variants"] = len(outputs)
             segmentation = _segment(networks, row, outputs[0], target)
+            _segment_all_variants(networks, row, outputs, segmentation, target)
             _add_frechet(networks, row, outputs[:1])
             _add_pair_metrics(networks, row, _to_tensor(outputs, device), real_tensor, real_features)
             if keep:
@@ -280,6 +287,16 @@ def _segment(networks: MetricNetworks, row: _Row, photo: np.ndarray, target: np.
     prediction = networks.segmenter.predict(photo)
     row.confusion.add(target, prediction)
     return prediction
+
+
+def _segment_all_variants(networks: MetricNetworks, row: _Row, outputs: np.ndarray,
+                          first: np.ndarray | None, target: np.ndarray) -> None:
+    """FCN-score over every variant (variant 0's segmentation ``first`` is reused)."""
+    if networks.segmenter is None or row.confusion_all_variants is None or first is None:
+        return
+    row.confusion_all_variants.add(target, first)
+    for output in outputs[1:]:
+        row.confusion_all_variants.add(target, networks.segmenter.predict(output))
 
 
 def _add_pair_metrics(networks: MetricNetworks, row: _Row, outputs: torch.Tensor, real: torch.Tensor,
@@ -330,6 +347,11 @@ def _summary(row: _Row, real: _Row, space: LabelSpace, floor: _Floor | None = No
     else:
         out.update(fcn_pixel_accuracy=None, fcn_mean_class_accuracy=None, fcn_mean_iou=None,
                    fcn_classes_in_mean_iou=None, fcn_class_iou=None)
+    if row.confusion_all_variants is not None:
+        every = row.confusion_all_variants.scores()
+        out.update(fcn_pixel_accuracy_all_variants=every.pixel_accuracy, fcn_mean_iou_all_variants=every.mean_iou)
+    else:
+        out.update(fcn_pixel_accuracy_all_variants=None, fcn_mean_iou_all_variants=None)
     if floor is not None:  # the real row: distance to other real photos
         out["fld2"] = statistics_distance(floor.fld, real.fld) if floor.fld is not None else None
         out["fid"] = (statistics_distance(floor.fid, real.fid)

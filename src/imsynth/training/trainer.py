@@ -381,7 +381,7 @@ class Trainer:
         if reason == "max_steps":
             verb, why = "finished", "max_steps reached"
         else:
-            verb, why = "stopped", f"time budget of {self.config.max_minutes:g} min used up; resume with resume=True"
+            verb, why = "stopped", f"time budget of {self.config.max_minutes:g} min used up; continue with `imsynth train {self.method.name} --resume {self.out_dir}`"
         return (f"imsynth: {verb} {self.method.name} at step {self.step}/{self.config.max_steps} ({why}) "
                 f"after {steps} steps in {_duration(elapsed)}, {rate:.1f} img/s | checkpoint {checkpoint}")
 
