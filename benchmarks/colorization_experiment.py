@@ -40,7 +40,7 @@ from PIL import Image
 
 from imsynth.color.bins import QuantizationConfig, gamut_bins
 from imsynth.color.encoding import DecodeConfig
-from imsynth.color.lab import lab_to_rgb, rgb_to_lab
+from imsynth.color.lab import lightness_only, rgb_to_lab
 from imsynth.evaluation.colorization_metrics import ABAccuracy, colorfulness, psnr
 from imsynth.inference.colorize import colorize_tensor
 from imsynth.methods.colorizer import (
@@ -201,8 +201,7 @@ def evaluate(folder: Path, predictors: dict) -> dict[str, dict[str, float]]:
 
 
 def gray_prediction(rgb: torch.Tensor) -> torch.Tensor:
-    lightness = rgb_to_lab(rgb.float())[:, :1]
-    return lab_to_rgb(torch.cat([lightness, torch.zeros_like(lightness).expand(-1, 2, -1, -1)], dim=1))
+    return lightness_only(rgb)
 
 
 def markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:

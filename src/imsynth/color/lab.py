@@ -25,6 +25,7 @@ __all__ = [
     "lab_to_linear_rgb",
     "fit_to_gamut",
     "centered_lightness",
+    "lightness_only",
 ]
 
 #: The network input is ``L - L_CENTER`` (Zhang et al., Sec. 2: the L channel, centred).
@@ -114,6 +115,12 @@ def fit_to_gamut(lab: Tensor, iterations: int = 14, tolerance: float = 1e-4) -> 
         low, high = torch.where(good, middle, low), torch.where(good, high, middle)
     scale = torch.where(ok, ones, low)
     return torch.cat([L, ab * scale], dim=-3)
+
+
+def lightness_only(rgb: Tensor) -> Tensor:
+    """An sRGB batch ``(N, 3, H, W)`` with its colour removed (a = b = 0): what a colorizer sees."""
+    lightness = rgb_to_lab(rgb.float())[:, :1]
+    return lab_to_rgb(torch.cat([lightness, torch.zeros_like(lightness).expand(-1, 2, -1, -1)], dim=1))
 
 
 def centered_lightness(rgb: Tensor) -> Tensor:

@@ -39,7 +39,7 @@ from imsynth.data.transforms import (
 from imsynth.utils.images import uint8_to_tensor
 from imsynth.utils.seeding import mix_seed
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 STREETS_HINT = "to render the embedded street dataset run `imsynth data streets --out DIR`"
 CropMode = Literal["random", "center"]
 

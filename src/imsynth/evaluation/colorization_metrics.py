@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from imsynth.color.encoding import nearest_bin
+from imsynth.evaluation.image_metrics import psnr as image_psnr
 
 __all__ = ["AUC_THRESHOLDS", "psnr", "colorfulness", "ab_accuracy_curve", "area_under_curve", "ABAccuracy"]
 
@@ -32,11 +33,14 @@ def _as_float_array(image: np.ndarray | Tensor) -> np.ndarray:
 
 
 def psnr(prediction: np.ndarray | Tensor, target: np.ndarray | Tensor, peak: float | None = None) -> float:
-    """PSNR in dB; ``peak`` defaults to 255 for uint8 inputs and 1 otherwise (inf for identical images)."""
+    """PSNR in dB of one image pair of any layout (e.g. HxWx3); ``peak`` defaults to 255 for uint8
+    inputs and 1 otherwise (inf for identical images). :func:`image_metrics.psnr` underneath."""
     if peak is None:
         peak = 255.0 if getattr(target, "dtype", None) in (np.uint8, torch.uint8) else 1.0
-    mse = float(np.mean((_as_float_array(prediction) - _as_float_array(target)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(peak ** 2 / mse)
+    a, b = (torch.from_numpy(_as_float_array(image)) for image in (prediction, target))
+    if a.shape != b.shape:
+        raise ValueError(f"PSNR needs two images of one shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    return float(image_psnr(a.reshape(1, 1, 1, -1), b.reshape(1, 1, 1, -1), data_range=peak)[0])
 
 
 def colorfulness(rgb: np.ndarray) -> float:

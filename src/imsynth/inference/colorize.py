@@ -21,6 +21,7 @@ from torch import Tensor
 
 from imsynth.color.encoding import DecodeConfig
 from imsynth.color.lab import L_CENTER, fit_to_gamut, lab_to_rgb, rgb_to_lab
+from imsynth.data.datasets import IMAGE_EXTENSIONS, list_images
 from imsynth.models.colorizer import SIZE_MULTIPLE, ColorizerNet
 from imsynth.training.checkpoint import load_method_checkpoint, restore_model
 from imsynth.utils.images import tensor_to_uint8, uint8_to_tensor
@@ -28,8 +29,6 @@ from imsynth.utils.io import save_image
 
 __all__ = ["LoadedColorizer", "load_colorizer", "predict_ab", "colorize_tensor", "colorize_files",
            "list_images_to_colorize"]
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
 
 def predict_ab(net: ColorizerNet, lightness: Tensor, decode: DecodeConfig | None = None,
@@ -115,8 +114,7 @@ def list_images_to_colorize(path: str | Path) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise FileNotFoundError(f"no such image or folder: {path}")
-    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
-                   and not any(part.startswith(".") for part in p.relative_to(path).parts))
+    files = list_images(path, recursive=True)
     if not files:
         raise FileNotFoundError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under {path}")
     return files

@@ -24,7 +24,7 @@ from torch import Tensor
 
 from imsynth.color.bins import QuantizationConfig, ab_bins
 from imsynth.color.encoding import DecodeConfig, soft_encode
-from imsynth.color.lab import L_CENTER, lab_to_rgb, rgb_to_lab
+from imsynth.color.lab import L_CENTER, lightness_only, rgb_to_lab
 from imsynth.color.prior import RebalanceConfig, class_weights, has_color
 from imsynth.losses.colorization import ab_l2_loss, rebalanced_cross_entropy
 from imsynth.models.colorizer import OUTPUT_STRIDE, ColorizerConfig, ColorizerNet
@@ -160,9 +160,7 @@ class ColorizerMethod(SingleOptimizerMethod[ColorizerMethodConfig]):
 
         assert self.net is not None
         rgb = batch["image"]
-        lightness = rgb_to_lab(rgb.float())[:, :1]
-        gray = lab_to_rgb(torch.cat([lightness, torch.zeros_like(lightness).expand(-1, 2, -1, -1)], dim=1))
-        return {"input L": gray, "real": rgb, "colorized": colorize_tensor(self.net, rgb, self.config.decode)}
+        return {"input L": lightness_only(rgb), "real": rgb, "colorized": colorize_tensor(self.net, rgb, self.config.decode)}
 
 
 # ----------------------------------------------------------------------------- data

@@ -9,7 +9,7 @@ the launcher's environment and wraps the trainer's few collective needs::
 Conventions (the same whatever the number of processes, so a run can be resumed with another):
 
 * ``batch_size`` is the **global** batch: each of the ``W`` processes takes ``batch_size / W``
-  samples of every global batch (:func:`rank_slice`), so ``W`` processes compute the same update
+  samples of every global batch (the trainer's stream sampler shards it), so ``W`` processes compute the same update
   as one process on the whole batch. Scaling: keep the per-process batch that fits your device and
   raise ``batch_size`` with ``W``; when you do, raise the learning rate in proportion (the linear
   scaling rule, Goyal et al. 2017) or keep it and train longer.
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import inspect
 import os
-import pickle
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,15 +90,15 @@ def init_distributed(device: torch.device, backend: str = "auto") -> Distributed
     if backend == "auto":
         backend = "nccl" if device.type == "cuda" else "gloo"
     if not dist.is_available():
-        raise RuntimeError("this PyTorch build has no torch.distributed; run a single process")
+        raise DistributedSetupError("this PyTorch build has no torch.distributed; run a single process")
     if not dist.is_initialized():
         if "MASTER_ADDR" not in os.environ:
             raise DistributedSetupError("WORLD_SIZE > 1 but MASTER_ADDR is not set: launch with torchrun "
-                               "(torchrun --nproc_per_node N -m imsynth train ...)")
+                                        "(torchrun --nproc_per_node N -m imsynth train ...)")
         dist.init_process_group(backend=backend)
     if dist.get_world_size() != env.world_size:
-        raise RuntimeError(f"the process group has {dist.get_world_size()} processes but WORLD_SIZE "
-                           f"is {env.world_size}")
+        raise DistributedSetupError(f"the process group has {dist.get_world_size()} processes but "
+                                    f"WORLD_SIZE is {env.world_size}")
     return env
 
 
@@ -112,9 +111,9 @@ def shutdown_distributed() -> None:
 def per_rank_batch_size(batch_size: int, env: DistributedEnv) -> int:
     """Each process's share of the global ``batch_size`` (which must divide evenly)."""
     if batch_size % env.world_size:
-        raise DistributedSetupError(f"batch_size {batch_size} (the global batch) must be a multiple of the number of "
-                         f"processes ({env.world_size}); use e.g. --batch-size "
-                         f"{env.world_size * -(-batch_size // env.world_size)}")
+        raise DistributedSetupError(f"batch_size {batch_size} (the global batch) must be a multiple of the number "
+                                    f"of processes ({env.world_size}); use e.g. --batch-size "
+                                    f"{env.world_size * -(-batch_size // env.world_size)}")
     return batch_size // env.world_size
 
 
@@ -163,11 +162,10 @@ def any_rank(flag: bool, device: torch.device, env: DistributedEnv) -> bool:
 def gather_to_main(obj: Any, env: DistributedEnv) -> list[Any] | None:
     """Every process's ``obj``, in rank order, on rank 0 (``None`` elsewhere); ``[obj]`` for one.
 
-    Objects travel pickled through a byte tensor, so this works the same with gloo and NCCL.
+    ``all_gather_object`` (not ``gather_object``) because it works with both gloo and NCCL.
     """
     if not env.enabled:
         return [obj]
-    payload = pickle.dumps(obj)
     gathered: list[Any] = [None] * env.world_size
-    dist.all_gather_object(gathered, payload)
-    return [pickle.loads(item) for item in gathered] if env.is_main else None
+    dist.all_gather_object(gathered, obj)
+    return gathered if env.is_main else None

@@ -370,7 +370,7 @@ class Trainer:
         where = describe_device(self.device)
         if self.dist.enabled:
             where = (f"{self.dist.world_size} processes (DDP, {distributed.dist.get_backend()}), "
-                     f"rank 0 on {where}, {self.config.batch_size // self.dist.world_size} images each")
+                     f"rank 0 on {where}, {distributed.per_rank_batch_size(self.config.batch_size, self.dist)} images each")
         return (f"imsynth: training {self.method.name} on {where}{amp} | "
                 f"params {params} | dataset {self.dataset_size} | steps {self.step}->{self.config.max_steps} "
                 f"({start}) | out_dir {self.out_dir}{notes}")
@@ -381,7 +381,8 @@ class Trainer:
         if reason == "max_steps":
             verb, why = "finished", "max_steps reached"
         else:
-            verb, why = "stopped", f"time budget of {self.config.max_minutes:g} min used up; continue with `imsynth train {self.method.name} --resume {self.out_dir}`"
+            verb, why = "stopped", (f"time budget of {self.config.max_minutes:g} min used up; continue with "
+                                    f"`imsynth train {self.method.name} --resume {self.out_dir}`")
         return (f"imsynth: {verb} {self.method.name} at step {self.step}/{self.config.max_steps} ({why}) "
                 f"after {steps} steps in {_duration(elapsed)}, {rate:.1f} img/s | checkpoint {checkpoint}")
 
