@@ -11,6 +11,7 @@ achieved FLOP/s and its ratio to the measured peak GEMM FLOP/s. Then the time an
 synthesizing one 1024x2048 image with the full-width 9-module CRN in ``torch.inference_mode``.
 Each figure is measured in this one process, so ratios compare like with like.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,9 +58,16 @@ def bench_training(size, multiplier, variants, device, repeats):
     gen_flops = count_flops(generator_only)
     params = sum(p.numel() for p in model.parameters())
     gc.collect()
-    return {"width_multiplier": multiplier, "parameters": params, "images_per_s": 1 / seconds,
-            "step_s": seconds, "step_gflop": step_flops / 1e9, "achieved_gflops": step_flops / seconds / 1e9,
-            "generator_fwd_bwd_s": gen_seconds, "generator_achieved_gflops": gen_flops / gen_seconds / 1e9}
+    return {
+        "width_multiplier": multiplier,
+        "parameters": params,
+        "images_per_s": 1 / seconds,
+        "step_s": seconds,
+        "step_gflop": step_flops / 1e9,
+        "achieved_gflops": step_flops / seconds / 1e9,
+        "generator_fwd_bwd_s": gen_seconds,
+        "generator_achieved_gflops": gen_flops / gen_seconds / 1e9,
+    }
 
 
 @torch.inference_mode()
@@ -72,11 +80,17 @@ def bench_synthesis(size, device):
     seconds = time_call(lambda: model.synthesize(labels), repeats=1, warmup=1, device=device)
     flops = count_flops(lambda: model(labels))
     peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else peak_rss_bytes()
-    return {"size": f"{size[0]}x{size[1]}", "modules": model.config.num_modules,
-            "parameters": sum(p.numel() for p in model.parameters()), "seconds": seconds,
-            "gflop": flops / 1e9, "achieved_gflops": flops / seconds / 1e9,
-            "peak_memory_gib": peak / 2**30, "peak_rss_before_gib": rss_before / 2**30,
-            "memory_kind": "cuda max allocated" if device.type == "cuda" else "process peak RSS"}
+    return {
+        "size": f"{size[0]}x{size[1]}",
+        "modules": model.config.num_modules,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "seconds": seconds,
+        "gflop": flops / 1e9,
+        "achieved_gflops": flops / seconds / 1e9,
+        "peak_memory_gib": peak / 2**30,
+        "peak_rss_before_gib": rss_before / 2**30,
+        "memory_kind": "cuda max allocated" if device.type == "cuda" else "process peak RSS",
+    }
 
 
 def main() -> None:
@@ -94,24 +108,33 @@ def main() -> None:
     torch.manual_seed(0)
     peak = measure_peak_gemm_flops(device)
     print(f"device {device} | threads {torch.get_num_threads()} | peak GEMM fp32 {peak / 1e9:.1f} GFLOP/s")
-    results = {"device": str(device), "threads": torch.get_num_threads(), "peak_gemm_gflops": peak / 1e9,
-               "training": [], "synthesis": None}
+    results = {
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "peak_gemm_gflops": peak / 1e9,
+        "training": [],
+        "synthesis": None,
+    }
     for multiplier in (float(m) for m in args.multipliers.split(",")):
         r = bench_training(args.size, multiplier, args.variants, device, args.repeats)
         r["utilization"] = r["achieved_gflops"] * 1e9 / peak
         r["generator_utilization"] = r["generator_achieved_gflops"] * 1e9 / peak
         results["training"].append(r)
-        print(f"train {args.size[0]}x{args.size[1]} k={args.variants} width x{multiplier:g} "
-              f"({r['parameters'] / 1e6:.1f} M params): {r['images_per_s']:.3f} img/s, {r['step_gflop']:.0f} GFLOP/step, "
-              f"{r['achieved_gflops']:.1f} GFLOP/s = {100 * r['utilization']:.0f}% of peak "
-              f"(generator alone {100 * r['generator_utilization']:.0f}%)")
+        print(
+            f"train {args.size[0]}x{args.size[1]} k={args.variants} width x{multiplier:g} "
+            f"({r['parameters'] / 1e6:.1f} M params): {r['images_per_s']:.3f} img/s, {r['step_gflop']:.0f} GFLOP/step, "
+            f"{r['achieved_gflops']:.1f} GFLOP/s = {100 * r['utilization']:.0f}% of peak "
+            f"(generator alone {100 * r['generator_utilization']:.0f}%)"
+        )
     if not args.skip_synth:
         s = bench_synthesis(args.synth_size, device)
         s["utilization"] = s["achieved_gflops"] * 1e9 / peak
         results["synthesis"] = s
-        print(f"synthesize {s['size']} full width ({s['modules']} modules, {s['parameters'] / 1e6:.1f} M params): "
-              f"{s['seconds']:.1f} s, {s['gflop']:.0f} GFLOP, {100 * s['utilization']:.0f}% of peak, "
-              f"peak memory {s['peak_memory_gib']:.2f} GiB ({s['memory_kind']})")
+        print(
+            f"synthesize {s['size']} full width ({s['modules']} modules, {s['parameters'] / 1e6:.1f} M params): "
+            f"{s['seconds']:.1f} s, {s['gflop']:.0f} GFLOP, {100 * s['utilization']:.0f}% of peak, "
+            f"peak memory {s['peak_memory_gib']:.2f} GiB ({s['memory_kind']})"
+        )
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(results, handle, indent=2)

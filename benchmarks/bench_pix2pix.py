@@ -12,6 +12,7 @@ Prints images/s, the FLOPs of one step counted by ``torch.utils.flop_counter`` (
 matrix products, forward and backward), the achieved FLOP/s and its ratio to the measured peak
 GEMM FLOP/s; then the same for one test-mode generator forward (dropout on, batch statistics).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,9 @@ from imsynth.utils.profiling import count_flops, measure_peak_gemm_flops, time_c
 
 
 def build(generator: str, n_layers: int, device: torch.device) -> Pix2PixMethod:
-    config = Pix2PixMethodConfig(model=Pix2PixModelConfig(generator_config_from_name(generator),
-                                                          DiscriminatorConfig(n_layers=n_layers)))
+    config = Pix2PixMethodConfig(
+        model=Pix2PixModelConfig(generator_config_from_name(generator), DiscriminatorConfig(n_layers=n_layers))
+    )
     method = Pix2PixMethod(config)
     for model in method.models().values():
         model.to(device).train()
@@ -54,8 +56,10 @@ def main() -> None:
     method = build(args.generator, args.n_layers_d, device)
     generator, discriminator = method.generator, method.discriminator
     assert generator is not None and discriminator is not None
-    batch = {"A": torch.rand(1, 3, args.size, args.size, device=device),
-             "B": torch.rand(1, 3, args.size, args.size, device=device)}
+    batch = {
+        "A": torch.rand(1, 3, args.size, args.size, device=device),
+        "B": torch.rand(1, 3, args.size, args.size, device=device),
+    }
 
     def step() -> None:
         method.training_step(batch, 0)
@@ -71,23 +75,34 @@ def main() -> None:
     infer_flops = count_flops(synthesize)
 
     results = {
-        "device": str(device), "threads": torch.get_num_threads(), "peak_gemm_gflops": peak / 1e9,
-        "size": args.size, "generator": args.generator,
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "peak_gemm_gflops": peak / 1e9,
+        "size": args.size,
+        "generator": args.generator,
         "generator_parameters": sum(p.numel() for p in generator.parameters()),
         "discriminator_parameters": sum(p.numel() for p in discriminator.parameters()),
         "receptive_field": discriminator.receptive_field,
-        "train_step_s": seconds, "images_per_s": 1 / seconds, "step_gflop": step_flops / 1e9,
-        "achieved_gflops": step_flops / seconds / 1e9, "utilization": step_flops / seconds / peak,
-        "inference_s": infer_seconds, "inference_gflop": infer_flops / 1e9,
+        "train_step_s": seconds,
+        "images_per_s": 1 / seconds,
+        "step_gflop": step_flops / 1e9,
+        "achieved_gflops": step_flops / seconds / 1e9,
+        "utilization": step_flops / seconds / peak,
+        "inference_s": infer_seconds,
+        "inference_gflop": infer_flops / 1e9,
         "inference_utilization": infer_flops / infer_seconds / peak,
     }
-    print(f"train {args.size}x{args.size} batch 1, {args.generator} ({results['generator_parameters'] / 1e6:.1f} M) + "
-          f"{results['receptive_field']}x{results['receptive_field']} PatchGAN "
-          f"({results['discriminator_parameters'] / 1e6:.1f} M): {results['images_per_s']:.3f} img/s "
-          f"({seconds:.2f} s/step), {results['step_gflop']:.1f} GFLOP/step, {results['achieved_gflops']:.1f} GFLOP/s "
-          f"= {100 * results['utilization']:.0f}% of peak")
-    print(f"test-mode generator forward {args.size}x{args.size}: {infer_seconds:.3f} s, "
-          f"{results['inference_gflop']:.1f} GFLOP, {100 * results['inference_utilization']:.0f}% of peak")
+    print(
+        f"train {args.size}x{args.size} batch 1, {args.generator} ({results['generator_parameters'] / 1e6:.1f} M) + "
+        f"{results['receptive_field']}x{results['receptive_field']} PatchGAN "
+        f"({results['discriminator_parameters'] / 1e6:.1f} M): {results['images_per_s']:.3f} img/s "
+        f"({seconds:.2f} s/step), {results['step_gflop']:.1f} GFLOP/step, {results['achieved_gflops']:.1f} GFLOP/s "
+        f"= {100 * results['utilization']:.0f}% of peak"
+    )
+    print(
+        f"test-mode generator forward {args.size}x{args.size}: {infer_seconds:.3f} s, "
+        f"{results['inference_gflop']:.1f} GFLOP, {100 * results['inference_utilization']:.0f}% of peak"
+    )
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(results, handle, indent=2)

@@ -8,12 +8,18 @@ Prints images per second for the layout alone, the photo alone (from ready layou
 scene (layout + photo). Thread pools are limited to one thread and the process is pinned to one
 core before numpy is imported, so the numbers are single-core numbers.
 """
+
 from __future__ import annotations
 
 import os
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-             "VECLIB_MAXIMUM_THREADS"):
+for _var in (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
@@ -65,8 +71,10 @@ def main() -> None:
         sizes.append((1024, 2048, max(4, args.count // 12)))
     for h, w, n in sizes:
         r = bench(h, w, n, args.repeats)
-        print(f"{h}x{w}: layout {r['layout']:7.1f} img/s | photo {r['photo']:7.1f} img/s | "
-              f"scene (layout + photo) {r['scene']:7.1f} img/s  ({1000 / r['scene']:.1f} ms/img)")
+        print(
+            f"{h}x{w}: layout {r['layout']:7.1f} img/s | photo {r['photo']:7.1f} img/s | "
+            f"scene (layout + photo) {r['scene']:7.1f} img/s  ({1000 / r['scene']:.1f} ms/img)"
+        )
 
 
 if __name__ == "__main__":

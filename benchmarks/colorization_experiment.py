@@ -25,6 +25,7 @@ What it does:
 
 Prints a Markdown table and writes ``OUT/results.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,16 @@ from imsynth.models.colorizer import ColorizerConfig, ColorizerNet
 from imsynth.training import TrainConfig, Trainer
 from imsynth.utils.images import tensor_to_uint8, uint8_to_tensor
 
-TRAIN_PHOTOS = ("astronaut", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
-                "sklearn:flower.jpg", "matplotlib:grace_hopper.jpg")
+TRAIN_PHOTOS = (
+    "astronaut",
+    "coffee",
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "sklearn:flower.jpg",
+    "matplotlib:grace_hopper.jpg",
+)
 HELD_OUT_PHOTOS = ("chelsea", "motorcycle", "sklearn:china.jpg")
 GRAY_PHOTOS = ("camera", "coins")
 CROP_PIXELS = 112
@@ -93,7 +102,7 @@ def random_crops(image: np.ndarray, count: int, rng: np.random.Generator) -> lis
     for _ in range(count):
         side = int(rng.uniform(0.25, 0.9) * min(height, width))
         top, left = rng.integers(0, height - side + 1), rng.integers(0, width - side + 1)
-        crop = Image.fromarray(image[top:top + side, left:left + side])
+        crop = Image.fromarray(image[top : top + side, left : left + side])
         crops.append(np.asarray(crop.resize((CROP_PIXELS, CROP_PIXELS), Image.BOX)))
     return crops
 
@@ -126,14 +135,25 @@ def build_folders(out: Path, crops_per_photo: int, streets_train: int, streets_v
     held_out = write_crops(HELD_OUT_PHOTOS, out / "held_out_photos", max(8, crops_per_photo // 3), rng)
     render = out / "streets_render"
     if not (render / "streets.json").is_file():
-        write_streets_dataset(render, {"train": streets_train, "val": streets_val}, height=128, width=256,
-                              seed=seed, workers=2, progress=False)
+        write_streets_dataset(
+            render,
+            {"train": streets_train, "val": streets_val},
+            height=128,
+            width=256,
+            seed=seed,
+            workers=2,
+            progress=False,
+        )
     for split, target in (("train", out / "train" / "streets"), ("val", out / "held_out_streets")):
         target.mkdir(parents=True, exist_ok=True)
         for path in sorted((render / "leftImg8bit" / split).rglob("*.png")):
             shutil.copy(path, target / path.name)
-    return {"train_photos": train, "held_out_photos": held_out, "streets_train": streets_train,
-            "streets_val": streets_val}
+    return {
+        "train_photos": train,
+        "held_out_photos": held_out,
+        "streets_train": streets_train,
+        "streets_val": streets_val,
+    }
 
 
 # ----------------------------------------------------------------------------- training
@@ -159,15 +179,29 @@ def train(out: Path, head: str, prior_p: list[float], budget: Budget, seed: int)
         config.rebalance.weighting = "none"
     run = out / "runs" / head
     shutil.rmtree(run, ignore_errors=True)
-    train_config = TrainConfig(out_dir=run, max_steps=budget.steps, max_minutes=budget.minutes,
-                               batch_size=budget.batch_size, lr=budget.lr, betas=REFERENCE_BETAS,
-                               weight_decay=REFERENCE_WEIGHT_DECAY, seed=seed, log_every=25,
-                               sample_every=10 ** 9, checkpoint_every=10 ** 9, progress=False, tensorboard=False)
+    train_config = TrainConfig(
+        out_dir=run,
+        max_steps=budget.steps,
+        max_minutes=budget.minutes,
+        batch_size=budget.batch_size,
+        lr=budget.lr,
+        betas=REFERENCE_BETAS,
+        weight_decay=REFERENCE_WEIGHT_DECAY,
+        seed=seed,
+        log_every=25,
+        sample_every=10**9,
+        checkpoint_every=10**9,
+        progress=False,
+        tensorboard=False,
+    )
     method = ColorizerMethod(config)
     result = Trainer(method, train_config, training_dataset(config.data, seed)).fit()
     net = method.models()["colorizer"].eval()
-    return net, {"steps": result.step, "minutes": round(result.elapsed_seconds / 60, 2),
-                 "final_loss": round(result.last_scalars.get("loss", float("nan")), 4)}
+    return net, {
+        "steps": result.step,
+        "minutes": round(result.elapsed_seconds / 60, 2),
+        "final_loss": round(result.last_scalars.get("loss", float("nan")), 4),
+    }
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -177,8 +211,9 @@ def evaluate(folder: Path, predictors: dict) -> dict[str, dict[str, float]]:
     """PSNR, AuC (raw, rebalanced) and colorfulness of every predictor on the photos of ``folder``."""
     paths = sorted(folder.glob("*.png"))
     centers = gamut_bins()
-    scores: dict[str, dict] = {name: {"psnr": [], "colorfulness": [], "auc": ABAccuracy(centers)}
-                               for name in ["ground truth", *predictors]}
+    scores: dict[str, dict] = {
+        name: {"psnr": [], "colorfulness": [], "auc": ABAccuracy(centers)} for name in ["ground truth", *predictors]
+    }
     for path in paths:
         truth = np.array(Image.open(path).convert("RGB"))
         rgb = uint8_to_tensor(truth)[None]
@@ -195,8 +230,12 @@ def evaluate(folder: Path, predictors: dict) -> dict[str, dict[str, float]]:
     for name, s in scores.items():
         raw, rebalanced = s["auc"].auc()
         finite = [v for v in s["psnr"] if np.isfinite(v)]
-        table[name] = {"psnr": float(np.mean(finite)) if finite else float("inf"), "auc_raw": raw,
-                       "auc_rebalanced": rebalanced, "colorfulness": float(np.mean(s["colorfulness"]))}
+        table[name] = {
+            "psnr": float(np.mean(finite)) if finite else float("inf"),
+            "auc_raw": raw,
+            "auc_rebalanced": rebalanced,
+            "colorfulness": float(np.mean(s["colorfulness"])),
+        }
     return table
 
 
@@ -213,8 +252,12 @@ def markdown(results: dict[str, dict[str, dict[str, float]]]) -> str:
         for s in sets:
             r = results[s][method]
             psnr_text = "inf" if not np.isfinite(r["psnr"]) else f"{r['psnr']:.2f}"
-            cells += [psnr_text, f"{100 * r['auc_raw']:.1f}", f"{100 * r['auc_rebalanced']:.1f}",
-                      f"{r['colorfulness']:.1f}"]
+            cells += [
+                psnr_text,
+                f"{100 * r['auc_raw']:.1f}",
+                f"{100 * r['auc_rebalanced']:.1f}",
+                f"{r['colorfulness']:.1f}",
+            ]
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -242,8 +285,10 @@ def main() -> None:
     data = build_folders(args.out, args.crops_per_photo, args.streets_train, args.streets_val, args.seed)
     prior = folder_prior(str(args.out / "train"), QuantizationConfig(), load_size=CROP_PIXELS)
     prior.save(args.out / "prior")
-    print(f"prior: {prior.images} images ({prior.images_without_color} without colour), peak at ab = {prior.peak()}",
-          flush=True)
+    print(
+        f"prior: {prior.images} images ({prior.images_without_color} without colour), peak at ab = {prior.peak()}",
+        flush=True,
+    )
 
     budget = Budget(args.steps, args.minutes, args.batch_size, args.lr, args.width_multiplier, args.crop)
     runs = {}
@@ -260,15 +305,26 @@ def main() -> None:
         "classification, mean": lambda rgb: colorize_tensor(nets["classification"], rgb, DecodeConfig("mean")),
         "classification, mode": lambda rgb: colorize_tensor(nets["classification"], rgb, DecodeConfig("mode")),
     }
-    results = {"held-out photos": evaluate(args.out / "held_out_photos", predictors),
-               "held-out streets": evaluate(args.out / "held_out_streets", predictors)}
+    results = {
+        "held-out photos": evaluate(args.out / "held_out_photos", predictors),
+        "held-out streets": evaluate(args.out / "held_out_streets", predictors),
+    }
     elapsed = (time.monotonic() - start) / 60
     print()
     print(markdown(results))
     print(f"\ndata: {data}\ntraining: {runs}\ntotal {elapsed:.1f} min")
-    (args.out / "results.json").write_text(json.dumps({"data": data, "training": runs, "results": results,
-                                                       "args": {k: str(v) for k, v in vars(args).items()},
-                                                       "minutes": elapsed}, indent=2))
+    (args.out / "results.json").write_text(
+        json.dumps(
+            {
+                "data": data,
+                "training": runs,
+                "results": results,
+                "args": {k: str(v) for k, v in vars(args).items()},
+                "minutes": elapsed,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ page. Uses Debian's chromium through Playwright's Python package (no Playwright 
     python benchmarks/painter_screenshot.py                     # the packaged street-scene CRN
     python benchmarks/painter_screenshot.py --checkpoint runs/demo/crn --out /tmp/painter.png
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,8 +16,16 @@ import tempfile
 from pathlib import Path
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def drag(page, start: tuple[float, float], end: tuple[float, float]) -> None:

@@ -29,6 +29,7 @@ compare with the training rates) and, unless ``--skip-synthesis``, the 1024x2048
 Options: ``eager`` (baseline), ``channels_last``, ``bf16`` (autocast; float16 + loss scaling is the
 trainer's default on CUDA), ``compile`` (``torch.compile``, default mode).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,9 +63,12 @@ def build(model: str, args: argparse.Namespace, device: torch.device):
         from imsynth.models.crn import CRNConfig
 
         height, width = args.crn_size or ((256, 512) if device.type == "cuda" else (128, 256))
-        method = CRNMethod(CRNMethodConfig(
-            model=CRNConfig(height=height, width=width, num_variants=3, width_multiplier=args.crn_width),
-            loss=PerceptualLossConfig(backbone="efficientnet_lite0")))
+        method = CRNMethod(
+            CRNMethodConfig(
+                model=CRNConfig(height=height, width=width, num_variants=3, width_multiplier=args.crn_width),
+                loss=PerceptualLossConfig(backbone="efficientnet_lite0"),
+            )
+        )
         labels = torch.randint(0, 19, (1, height, width))
         batch = {"label": labels, "image": torch.rand(1, 3, height, width)}
         infer = lambda m, b: m.generator(b["label"])  # noqa: E731
@@ -74,8 +78,11 @@ def build(model: str, args: argparse.Namespace, device: torch.device):
         from imsynth.methods.pix2pix import Pix2PixMethod, Pix2PixMethodConfig, Pix2PixModelConfig
         from imsynth.models.pix2pix import DiscriminatorConfig, generator_config_from_name
 
-        method = Pix2PixMethod(Pix2PixMethodConfig(model=Pix2PixModelConfig(
-            generator_config_from_name("unet_256"), DiscriminatorConfig(n_layers=3))))
+        method = Pix2PixMethod(
+            Pix2PixMethodConfig(
+                model=Pix2PixModelConfig(generator_config_from_name("unet_256"), DiscriminatorConfig(n_layers=3))
+            )
+        )
         batch = {"A": torch.rand(1, 3, 256, 256), "B": torch.rand(1, 3, 256, 256)}
         infer = lambda m, b: m.generator(b["A"] * 2 - 1)  # noqa: E731
         train = TrainConfig(lr=2e-4, betas=(0.5, 0.999))
@@ -86,8 +93,9 @@ def build(model: str, args: argparse.Namespace, device: torch.device):
         from imsynth.models.colorizer import ColorizerConfig
 
         bins = ab_bins(QuantizationConfig()).shape[0]
-        method = ColorizerMethod(ColorizerMethodConfig(model=ColorizerConfig(width_multiplier=1.0),
-                                                       prior=[1.0 / bins] * bins))
+        method = ColorizerMethod(
+            ColorizerMethodConfig(model=ColorizerConfig(width_multiplier=1.0), prior=[1.0 / bins] * bins)
+        )
         size = 176
         count = 8 if device.type == "cuda" else 2
         batch = {"image": torch.rand(count, 3, size, size)}
@@ -139,10 +147,17 @@ def child(model: str, option: str, args: argparse.Namespace) -> dict:
     inference()
     first_inference = time.perf_counter() - start
     infer_seconds = time_call(inference, repeats=args.repeats, warmup=1, device=device)
-    result = {"model": model, "option": option, "description": description, "step_s": step_seconds,
-              "inference_s": infer_seconds, "first_step_s": first_step, "first_inference_s": first_inference,
-              "images_per_step": int(next(v for v in batch.values() if torch.is_tensor(v)).shape[0]),
-              "parameters": sum(p.numel() for m in method.models().values() for p in m.parameters())}
+    result = {
+        "model": model,
+        "option": option,
+        "description": description,
+        "step_s": step_seconds,
+        "inference_s": infer_seconds,
+        "first_step_s": first_step,
+        "first_inference_s": first_inference,
+        "images_per_step": int(next(v for v in batch.values() if torch.is_tensor(v)).shape[0]),
+        "parameters": sum(p.numel() for m in method.models().values() for p in m.parameters()),
+    }
     if device.type == "cuda":
         result["peak_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
         result["memory_kind"] = "cuda max allocated"
@@ -191,10 +206,16 @@ def synthesis_child(args: argparse.Namespace, option: str) -> dict:
 
     seconds = time_call(run, repeats=1, warmup=1, device=device)
     peak = (torch.cuda.max_memory_allocated(device) if device.type == "cuda" else peak_rss_bytes()) / 2**30
-    result = {"model": "crn_synthesis", "option": option, "size": f"{height}x{width}",
-              "modules": model.config.num_modules, "parameters": sum(p.numel() for p in model.parameters()),
-              "seconds": seconds, "peak_memory_gib": peak,
-              "memory_kind": "cuda max allocated" if device.type == "cuda" else "process peak RSS"}
+    result = {
+        "model": "crn_synthesis",
+        "option": option,
+        "size": f"{height}x{width}",
+        "modules": model.config.num_modules,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "seconds": seconds,
+        "peak_memory_gib": peak,
+        "memory_kind": "cuda max allocated" if device.type == "cuda" else "process peak RSS",
+    }
     if option == "eager":
         with torch.inference_mode():
             result["flops"] = count_flops(lambda: model(labels))
@@ -212,8 +233,11 @@ def loading_child(args: argparse.Namespace, workers: str) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         write_streets_dataset(folder, {"train": 16}, height=256, width=512, workers=2, progress=False)
         dataset = CityscapesPairs(folder, "train", size=(256, 512), flip=True)
-        loader = iter(make_loader(dataset, batch_size=1, seed=0, start=0, num_workers=int(workers),
-                                  pin_memory=torch.cuda.is_available()))
+        loader = iter(
+            make_loader(
+                dataset, batch_size=1, seed=0, start=0, num_workers=int(workers), pin_memory=torch.cuda.is_available()
+            )
+        )
         for _ in range(4):
             next(loader)
         count = 48
@@ -239,8 +263,9 @@ def run_child(arguments: list[str]) -> dict | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--options", default=",".join(OPTIONS))
     parser.add_argument("--crn-size", type=_size, default=None, help="HxW (default: 256x512 GPU, 128x256 CPU)")
@@ -268,10 +293,21 @@ def main() -> None:
 
     device = resolve_device(args.device)
     peak = measure_peak_gemm_flops(device)
-    print(f"device: {describe_device(device)} | torch {torch.__version__} | peak GEMM fp32 "
-          f"{peak / 1e9:.1f} GFLOP/s (measured now)", flush=True)
-    forwarded = ["--device", args.device, "--repeats", str(args.repeats), "--crn-width", str(args.crn_width),
-                 "--synth-size", f"{args.synth_size[0]}x{args.synth_size[1]}"]
+    print(
+        f"device: {describe_device(device)} | torch {torch.__version__} | peak GEMM fp32 "
+        f"{peak / 1e9:.1f} GFLOP/s (measured now)",
+        flush=True,
+    )
+    forwarded = [
+        "--device",
+        args.device,
+        "--repeats",
+        str(args.repeats),
+        "--crn-width",
+        str(args.crn_width),
+        "--synth-size",
+        f"{args.synth_size[0]}x{args.synth_size[1]}",
+    ]
     if args.crn_size:
         forwarded += ["--crn-size", f"{args.crn_size[0]}x{args.crn_size[1]}"]
     options = [o for o in args.options.split(",") if o]
@@ -301,20 +337,29 @@ def main() -> None:
                 r["speedup_inference"] = eager["inference_s"] / r["inference_s"]
             results.append(r)
             rows.append(r)
-            print(f"  {r['description']} | {option}: train {r['images_per_s']:.3f} img/s "
-                  f"(x{r.get('speedup_train', 1):.2f}), {r.get('achieved_gflops', 0):.1f} GFLOP/s = "
-                  f"{100 * r.get('utilization', 0):.0f}% of peak | inference {r['inference_images_per_s']:.2f} img/s "
-                  f"(x{r.get('speedup_inference', 1):.2f}, {100 * r.get('inference_utilization', 0):.0f}% of peak) | "
-                  f"peak memory {r['peak_memory_gib']:.2f} GiB | first step {r['first_step_s']:.1f} s"
-                  + (f" | cascade alone {100 * r['cascade_utilization']:.0f}% of peak" if "cascade_utilization" in r
-                     else ""), flush=True)
+            print(
+                f"  {r['description']} | {option}: train {r['images_per_s']:.3f} img/s "
+                f"(x{r.get('speedup_train', 1):.2f}), {r.get('achieved_gflops', 0):.1f} GFLOP/s = "
+                f"{100 * r.get('utilization', 0):.0f}% of peak | inference {r['inference_images_per_s']:.2f} img/s "
+                f"(x{r.get('speedup_inference', 1):.2f}, {100 * r.get('inference_utilization', 0):.0f}% of peak) | "
+                f"peak memory {r['peak_memory_gib']:.2f} GiB | first step {r['first_step_s']:.1f} s"
+                + (
+                    f" | cascade alone {100 * r['cascade_utilization']:.0f}% of peak"
+                    if "cascade_utilization" in r
+                    else ""
+                ),
+                flush=True,
+            )
 
     for workers in ("0", "1"):
         r = run_child(["data", workers, *forwarded])
         if r is not None:
             results.append(r)
-            print(f"  data stream, Cityscapes-format 256x512 pairs, {r['option']}: {r['images_per_s']:.1f} img/s "
-                  "(to compare with the training img/s above)", flush=True)
+            print(
+                f"  data stream, Cityscapes-format 256x512 pairs, {r['option']}: {r['images_per_s']:.1f} img/s "
+                "(to compare with the training img/s above)",
+                flush=True,
+            )
 
     if not args.skip_synthesis:
         eager = None
@@ -328,21 +373,30 @@ def main() -> None:
             r["utilization"] = eager["flops"] / r["seconds"] / peak
             r["speedup"] = eager["seconds"] / r["seconds"]
             results.append(r)
-            print(f"  CRN synthesis {r['size']} full width ({r['modules']} modules, {r['parameters'] / 1e6:.1f} M "
-                  f"params) | {option}: {r['seconds']:.1f} s (x{r['speedup']:.2f}), {eager['flops'] / 1e9:.0f} GFLOP, "
-                  f"{100 * r['utilization']:.0f}% of peak | peak memory {r['peak_memory_gib']:.2f} GiB "
-                  f"({r['memory_kind']})", flush=True)
+            print(
+                f"  CRN synthesis {r['size']} full width ({r['modules']} modules, {r['parameters'] / 1e6:.1f} M "
+                f"params) | {option}: {r['seconds']:.1f} s (x{r['speedup']:.2f}), {eager['flops'] / 1e9:.0f} GFLOP, "
+                f"{100 * r['utilization']:.0f}% of peak | peak memory {r['peak_memory_gib']:.2f} GiB "
+                f"({r['memory_kind']})",
+                flush=True,
+            )
 
     print()
     print("| model | option | train img/s | x eager | GFLOP/s | % peak | infer img/s | x eager | peak GiB |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['description']} | {r['option']} | {r['images_per_s']:.3f} | {r.get('speedup_train', 1):.2f} | "
-              f"{r.get('achieved_gflops', 0):.1f} | {100 * r.get('utilization', 0):.0f} | "
-              f"{r['inference_images_per_s']:.2f} | {r.get('speedup_inference', 1):.2f} | {r['peak_memory_gib']:.2f} |")
+        print(
+            f"| {r['description']} | {r['option']} | {r['images_per_s']:.3f} | {r.get('speedup_train', 1):.2f} | "
+            f"{r.get('achieved_gflops', 0):.1f} | {100 * r.get('utilization', 0):.0f} | "
+            f"{r['inference_images_per_s']:.2f} | {r.get('speedup_inference', 1):.2f} | {r['peak_memory_gib']:.2f} |"
+        )
     if args.json:
-        Path(args.json).write_text(json.dumps({"device": str(device), "peak_gemm_gflops": peak / 1e9,
-                                               "torch": torch.__version__, "results": results}, indent=2))
+        Path(args.json).write_text(
+            json.dumps(
+                {"device": str(device), "peak_gemm_gflops": peak / 1e9, "torch": torch.__version__, "results": results},
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 ``make_cityscapes_tree`` is a plain function (import it with ``from conftest import ...`` or use the
 ``make_tree`` fixture) so tests can build trees with the variations they need.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -12,6 +12,7 @@ The global batch is 4 either way (2 per process under 2-process DDP).
   difference in the weights can move it by ~1e-3, so it is used for the resume check, where
   bitwise-equal arithmetic is expected.
 """
+
 from __future__ import annotations
 
 import sys
@@ -46,9 +47,19 @@ class SmoothMethod(SingleOptimizerMethod[SmoothConfig]):
 
 def main(kind: str, data: str, out: str, steps: int, resume: bool) -> None:
     torch.set_num_threads(1)
-    train = TrainConfig(out_dir=Path(out), max_steps=steps, batch_size=4, lr=1e-2 if kind == "smooth" else 1e-3,
-                        betas=(0.9, 0.999), deterministic=True, checkpoint_every=2, log_every=1, sample_every=2,
-                        progress=False, tensorboard=False)
+    train = TrainConfig(
+        out_dir=Path(out),
+        max_steps=steps,
+        batch_size=4,
+        lr=1e-2 if kind == "smooth" else 1e-3,
+        betas=(0.9, 0.999),
+        deterministic=True,
+        checkpoint_every=2,
+        log_every=1,
+        sample_every=2,
+        progress=False,
+        tensorboard=False,
+    )
     if kind == "smooth":
         from test_trainer import ToyDataset  # random 8x8 images, a fixed 3x3 filter as target, random flips
 
@@ -58,11 +69,13 @@ def main(kind: str, data: str, out: str, steps: int, resume: bool) -> None:
         from imsynth.methods.crn import CRNDataConfig, CRNMethod, CRNMethodConfig, PerceptualLossConfig
         from imsynth.models.crn import CRNConfig
 
-        method = CRNMethod(CRNMethodConfig(
-            model=CRNConfig(height=32, width=64, num_variants=2, width_multiplier=1 / 64),
-            loss=PerceptualLossConfig(backbone="efficientnet_lite0"),
-            data=CRNDataConfig(root=data),
-        ))
+        method = CRNMethod(
+            CRNMethodConfig(
+                model=CRNConfig(height=32, width=64, num_variants=2, width_multiplier=1 / 64),
+                loss=PerceptualLossConfig(backbone="efficientnet_lite0"),
+                data=CRNDataConfig(root=data),
+            )
+        )
         dataset = CityscapesPairs(data, "train", size=(32, 64), flip=True)
     try:
         Trainer(method, train, dataset, resume=resume).fit()

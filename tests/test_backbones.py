@@ -1,4 +1,5 @@
 """Tests for imsynth.models.backbones (frozen ImageNet feature extractors)."""
+
 from __future__ import annotations
 
 import os
@@ -238,8 +239,13 @@ def test_vgg_missing_weights_message(monkeypatch, tmp_path):
         build_feature_extractor("vgg19")
     msg = str(info.value)
     assert isinstance(info.value, FileNotFoundError)
-    for needle in (VGG19_ENV_VAR, VGG19_FILENAME, "--vgg-weights", "efficientnet_lite0",
-                   str(tmp_path / "torch_home" / "hub" / "checkpoints")):
+    for needle in (
+        VGG19_ENV_VAR,
+        VGG19_FILENAME,
+        "--vgg-weights",
+        "efficientnet_lite0",
+        str(tmp_path / "torch_home" / "hub" / "checkpoints"),
+    ):
         assert needle in msg
     assert resolve_default_backbone() == "efficientnet_lite0"
 

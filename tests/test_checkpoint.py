@@ -1,4 +1,5 @@
 """Checkpoints: atomic writes, the ``latest`` pointer, pruning, loading and clear errors."""
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,7 @@ def save(root: Path, step: int, seed: int = 0, keep_last: int | None = None) -> 
     return save_checkpoint(root, step, models, state, CONFIG, keep_last=keep_last)
 
 
-def assert_same_weights(models: dict[str, nn.Module],
-                        weights: dict[str, dict[str, torch.Tensor]]) -> None:
+def assert_same_weights(models: dict[str, nn.Module], weights: dict[str, dict[str, torch.Tensor]]) -> None:
     for name, model in models.items():
         for key, value in model.state_dict().items():
             assert torch.equal(value, weights[name][key]), f"{name}.{key}"
@@ -143,6 +143,7 @@ def test_clear_errors(tmp_path: Path) -> None:
 
     other = tmp_path / "foreign.safetensors"
     from safetensors.torch import save_file
+
     save_file({"w": torch.zeros(2)}, str(other))
     with pytest.raises(CheckpointError, match="has no embedded imsynth config"):
         read_model_config(other)

@@ -1,4 +1,5 @@
 """The ``imsynth`` command: --help everywhere, clear errors, the data commands end to end."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,8 +28,9 @@ def test_every_command_has_help(path):
 def test_data_streets_then_inspect(tmp_path):
     runner = CliRunner()
     out = tmp_path / "streets"
-    result = runner.invoke(cli, ["data", "streets", "--out", str(out), "--train", "2", "--val", "1",
-                                 "--size", "64x128"])
+    result = runner.invoke(
+        cli, ["data", "streets", "--out", str(out), "--train", "2", "--val", "1", "--size", "64x128"]
+    )
     assert result.exit_code == 0, result.output
     assert len(list((out / "leftImg8bit" / "train").rglob("*_leftImg8bit.png"))) == 2
     result = runner.invoke(cli, ["data", "inspect", str(out)])
@@ -62,8 +64,18 @@ def test_train_needs_data_and_out(tmp_path):
 def test_synthesize_rejects_missing_checkpoint(tmp_path):
     (tmp_path / "empty").mkdir()
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "l.png")
-    result = CliRunner().invoke(cli, ["synthesize", "--checkpoint", str(tmp_path / "empty"), "--labels",
-                                      str(tmp_path / "l.png"), "--out", str(tmp_path / "o")])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "synthesize",
+            "--checkpoint",
+            str(tmp_path / "empty"),
+            "--labels",
+            str(tmp_path / "l.png"),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
     assert result.exit_code == 1 and "no checkpoint found" in result.output
 
 
@@ -73,8 +85,22 @@ def test_train_and_resume_through_the_cli(tmp_path):
     make_cityscapes_tree(tmp_path / "data", 3, size=(16, 32))
     run = tmp_path / "run"
     runner = CliRunner()
-    base = ["train", "crn", "--size", "16x32", "--variants", "1", "--width-multiplier", "0.01",
-            "--backbone", "efficientnet_lite0", "--workers", "0", "--checkpoint-every", "2"]
+    base = [
+        "train",
+        "crn",
+        "--size",
+        "16x32",
+        "--variants",
+        "1",
+        "--width-multiplier",
+        "0.01",
+        "--backbone",
+        "efficientnet_lite0",
+        "--workers",
+        "0",
+        "--checkpoint-every",
+        "2",
+    ]
     result = runner.invoke(cli, [*base, "--data", str(tmp_path / "data"), "--out", str(run), "--max-steps", "2"])
     assert result.exit_code == 0, result.output
     result = runner.invoke(cli, ["train", "crn", "--resume", str(run), "--max-steps", "4", "--workers", "0"])
@@ -83,16 +109,18 @@ def test_train_and_resume_through_the_cli(tmp_path):
     result = runner.invoke(cli, ["train", "crn", "--resume", str(run), "--lr", "1"])
     assert result.exit_code != 0 and "cannot change" in result.output
     out = tmp_path / "synth"
-    result = runner.invoke(cli, ["synthesize", "--checkpoint", str(run), "--labels",
-                                 str(tmp_path / "data" / "gtFine"), "--out", str(out)])
+    result = runner.invoke(
+        cli, ["synthesize", "--checkpoint", str(run), "--labels", str(tmp_path / "data" / "gtFine"), "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert len(list(out.glob("*_grid.png"))) == 3
 
 
 def test_data_sheet_renders_scenes_and_one_layout_under_several_appearances(tmp_path):
     out = tmp_path / "sheet.png"
-    result = CliRunner().invoke(cli, ["data", "sheet", "--out", str(out), "--size", "32x64", "--scenes", "2",
-                                      "--appearances", "3"])
+    result = CliRunner().invoke(
+        cli, ["data", "sheet", "--out", str(out), "--size", "32x64", "--scenes", "2", "--appearances", "3"]
+    )
     assert result.exit_code == 0, result.output
     sheet = np.asarray(Image.open(out))
     assert sheet.shape[1] >= 4 * 64 and sheet.shape[0] >= 2 * 32

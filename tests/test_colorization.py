@@ -1,5 +1,6 @@
 """Colorization (Zhang, Isola & Efros 2016): Lab, ab bins, soft encoding, rebalancing, decoding,
 the network, metrics, training, inference from a checkpoint alone and the CLI."""
+
 from __future__ import annotations
 
 import json
@@ -83,8 +84,10 @@ def test_lab_matches_scikit_image_and_round_trips(name):
     back = lab_to_rgb(torch.from_numpy(ours).permute(2, 0, 1)).permute(1, 2, 0).numpy()
     assert np.abs(back - image / 255.0).max() < 1e-6
     reference = lab2rgb(rgb2lab(image))
-    assert np.abs(lab_to_rgb(torch.from_numpy(rgb2lab(image)).permute(2, 0, 1)).permute(1, 2, 0).numpy()
-                  - reference).max() < 1e-4
+    assert (
+        np.abs(lab_to_rgb(torch.from_numpy(rgb2lab(image)).permute(2, 0, 1)).permute(1, 2, 0).numpy() - reference).max()
+        < 1e-4
+    )
 
 
 def test_fit_to_gamut_keeps_lightness_and_hue():
@@ -166,8 +169,10 @@ def test_annealed_mean_interpolates_between_mean_and_mode():
 
 
 def test_prior_of_real_photos_peaks_near_gray(photo_folder):
-    images = [torch.from_numpy(np.array(Image.open(p).convert("RGB"))).permute(2, 0, 1).float() / 255
-              for p in sorted(photo_folder.iterdir())]
+    images = [
+        torch.from_numpy(np.array(Image.open(p).convert("RGB"))).permute(2, 0, 1).float() / 255
+        for p in sorted(photo_folder.iterdir())
+    ]
     prior = compute_prior(images, QuantizationConfig())
     assert prior.images == 6 and prior.images_without_color == 1  # the camera man is gray
     a, b = prior.peak()
@@ -201,7 +206,7 @@ def test_network_has_22_convolutions_and_about_32_million_parameters():
 
 def test_psnr_of_a_known_error():
     target = np.zeros((8, 8, 3), np.uint8)
-    assert psnr(target + 10, target) == pytest.approx(10 * np.log10(255 ** 2 / 100))
+    assert psnr(target + 10, target) == pytest.approx(10 * np.log10(255**2 / 100))
     assert psnr(np.full((4, 4, 3), 0.1), np.zeros((4, 4, 3))) == pytest.approx(20.0)
     assert psnr(target, target) == float("inf")
 
@@ -255,11 +260,25 @@ def trained_run(photo_folder, tmp_path_factory) -> tuple[Path, list[float]]:
     prior = folder_prior(str(photo_folder), QuantizationConfig(), load_size=72)
     config = _method_config(photo_folder, prior)
     out = tmp_path_factory.mktemp("run") / "colorizer"
-    train = TrainConfig(out_dir=out, max_steps=40, batch_size=4, lr=1e-3, betas=(0.9, 0.99), weight_decay=1e-3,
-                        log_every=1, sample_every=40, checkpoint_every=40, progress=False, tensorboard=False)
+    train = TrainConfig(
+        out_dir=out,
+        max_steps=40,
+        batch_size=4,
+        lr=1e-3,
+        betas=(0.9, 0.99),
+        weight_decay=1e-3,
+        log_every=1,
+        sample_every=40,
+        checkpoint_every=40,
+        progress=False,
+        tensorboard=False,
+    )
     Trainer(ColorizerMethod(config), train, training_dataset(config.data)).fit()
-    losses = [json.loads(line)["loss"] for line in (out / "metrics.jsonl").read_text().splitlines()
-              if "loss" in json.loads(line)]
+    losses = [
+        json.loads(line)["loss"]
+        for line in (out / "metrics.jsonl").read_text().splitlines()
+        if "loss" in json.loads(line)
+    ]
     return out, losses
 
 
@@ -308,17 +327,53 @@ def test_cli_prior_train_and_colorize(photo_folder, tmp_path):
     from imsynth.cli.main import cli
 
     runner = CliRunner()
-    result = runner.invoke(cli, ["prior", "--data", str(photo_folder), "--out", str(tmp_path / "prior"),
-                                 "--load-size", "48"])
+    result = runner.invoke(
+        cli, ["prior", "--data", str(photo_folder), "--out", str(tmp_path / "prior"), "--load-size", "48"]
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "prior" / "prior.json").is_file()
-    result = runner.invoke(cli, ["train", "colorizer", "--data", str(photo_folder), "--out", str(tmp_path / "run"),
-                                 "--prior", str(tmp_path / "prior"), "--max-steps", "2", "--batch-size", "2",
-                                 "--load-size", "48", "--crop-size", "40", "--width-multiplier", "0.0625",
-                                 "--workers", "0", "--lr", "1e-3"])
+    result = runner.invoke(
+        cli,
+        [
+            "train",
+            "colorizer",
+            "--data",
+            str(photo_folder),
+            "--out",
+            str(tmp_path / "run"),
+            "--prior",
+            str(tmp_path / "prior"),
+            "--max-steps",
+            "2",
+            "--batch-size",
+            "2",
+            "--load-size",
+            "48",
+            "--crop-size",
+            "40",
+            "--width-multiplier",
+            "0.0625",
+            "--workers",
+            "0",
+            "--lr",
+            "1e-3",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    result = runner.invoke(cli, ["colorize", "--checkpoint", str(tmp_path / "run"), "--input", str(photo_folder),
-                                 "--out", str(tmp_path / "colorized"), "--work-size", "0"])
+    result = runner.invoke(
+        cli,
+        [
+            "colorize",
+            "--checkpoint",
+            str(tmp_path / "run"),
+            "--input",
+            str(photo_folder),
+            "--out",
+            str(tmp_path / "colorized"),
+            "--work-size",
+            "0",
+        ],
+    )
     assert result.exit_code == 0, result.output
     outputs = sorted(p.name for p in (tmp_path / "colorized").iterdir())
     assert outputs == sorted(f"{p.stem}.png" for p in photo_folder.iterdir())

@@ -1,4 +1,5 @@
 """Typed configs: dataclass <-> dict <-> YAML round trips and clear errors."""
+
 from __future__ import annotations
 
 import enum
@@ -46,10 +47,22 @@ class Experiment:
 def test_yaml_round_trip_of_nested_dataclasses(tmp_path: Path) -> None:
     cfg = Experiment(
         name="crn",
-        model=Model(layers=[Layer(16, Norm.BATCH, "relu")], image_size=(128, 256), scales=(1.0,),
-                    weights=Path("pretrained/vgg.safetensors"), dropout=None, extra={"w": 2.5}),
-        train=TrainConfig(out_dir=Path("runs/x"), lr=1e-4, betas=(0.9, 0.99), max_minutes=1.5,
-                          lr_schedule="linear_decay", grad_clip=None),
+        model=Model(
+            layers=[Layer(16, Norm.BATCH, "relu")],
+            image_size=(128, 256),
+            scales=(1.0,),
+            weights=Path("pretrained/vgg.safetensors"),
+            dropout=None,
+            extra={"w": 2.5},
+        ),
+        train=TrainConfig(
+            out_dir=Path("runs/x"),
+            lr=1e-4,
+            betas=(0.9, 0.99),
+            max_minutes=1.5,
+            lr_schedule="linear_decay",
+            grad_clip=None,
+        ),
     )
     save_config(tmp_path / "config.yaml", cfg)
     loaded = load_config(tmp_path / "config.yaml", Experiment)

@@ -1,4 +1,5 @@
 """CRN losses (Chen & Koltun 2017): feature matching (Eq. 1) and the diversity loss (Sec. 3.4)."""
+
 from __future__ import annotations
 
 import pytest

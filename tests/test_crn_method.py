@@ -1,5 +1,6 @@
 """CRN end to end on tiny data: training lowers the loss, checkpoints rebuild the model alone,
 synthesis works on odd sizes, the run report shows layouts and syntheses."""
+
 from __future__ import annotations
 
 import json
@@ -41,12 +42,24 @@ def trained_run(tiny_root, tmp_path_factory) -> tuple[Path, list[float]]:
     """40 steps of a tiny CRN; returns the run folder and the logged losses."""
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("run") / "crn"
-    train = TrainConfig(out_dir=out, max_steps=40, lr=3e-3, betas=(0.9, 0.999), log_every=1, sample_every=20,
-                        checkpoint_every=20, progress=False, tensorboard=False)
+    train = TrainConfig(
+        out_dir=out,
+        max_steps=40,
+        lr=3e-3,
+        betas=(0.9, 0.999),
+        log_every=1,
+        sample_every=20,
+        checkpoint_every=20,
+        progress=False,
+        tensorboard=False,
+    )
     dataset = CityscapesPairs(tiny_root, "train", size=(32, 64))
     Trainer(CRNMethod(_config(tiny_root)), train, dataset).fit()
-    losses = [json.loads(line)["loss"] for line in (out / "metrics.jsonl").read_text().splitlines()
-              if "loss" in json.loads(line)]
+    losses = [
+        json.loads(line)["loss"]
+        for line in (out / "metrics.jsonl").read_text().splitlines()
+        if "loss" in json.loads(line)
+    ]
     return out, losses
 
 
@@ -131,8 +144,15 @@ def test_rebalancing_equalises_the_layer_terms_and_survives_resume(tiny_root, tm
     torch.set_num_threads(1)
     config = _config(tiny_root, k=1)
     config.loss.rebalance_at_step = 4
-    train = TrainConfig(out_dir=tmp_path / "run", max_steps=4, lr=1e-3, log_every=1, checkpoint_every=4,
-                        progress=False, tensorboard=False)
+    train = TrainConfig(
+        out_dir=tmp_path / "run",
+        max_steps=4,
+        lr=1e-3,
+        log_every=1,
+        checkpoint_every=4,
+        progress=False,
+        tensorboard=False,
+    )
     dataset = CityscapesPairs(tiny_root, "train", size=(32, 64))
     method = CRNMethod(config)
     Trainer(method, train, dataset).fit()
@@ -158,8 +178,16 @@ def test_crn_resume_is_bitwise_exact(tiny_root, tmp_path):
     dataset = CityscapesPairs(tiny_root, "train", size=(32, 64), flip=True)
 
     def run(out, steps, resume=False):
-        train = TrainConfig(out_dir=out, max_steps=steps, lr=1e-3, deterministic=True, checkpoint_every=2,
-                            progress=False, tensorboard=False, log_every=1)
+        train = TrainConfig(
+            out_dir=out,
+            max_steps=steps,
+            lr=1e-3,
+            deterministic=True,
+            checkpoint_every=2,
+            progress=False,
+            tensorboard=False,
+            log_every=1,
+        )
         Trainer(CRNMethod(_config(tiny_root)), train, dataset, resume=resume).fit()
         return load_checkpoint(out)
 

@@ -1,4 +1,5 @@
 """Cascaded Refinement Network (Chen & Koltun 2017): config, layers, label maps, model, growth."""
+
 from __future__ import annotations
 
 import copy

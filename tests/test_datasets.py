@@ -1,4 +1,5 @@
 """Datasets and paired transforms on tiny on-disk fixtures."""
+
 from __future__ import annotations
 
 import pickle
@@ -85,7 +86,9 @@ def test_scan_reports_unmatched_files(cityscapes_root: Path) -> None:
     scan = scan_pairs(cityscapes_root, "train")
     assert len(scan.samples) == 3
     assert [(p.kind, p.stem) for p in scan.problems] == [
-        ("image without label", stem), ("label without image", "lonely_000000_000000")]
+        ("image without label", stem),
+        ("label without image", "lonely_000000_000000"),
+    ]
 
 
 # ------------------------------------------------------------------------------ CityscapesPairs
@@ -331,8 +334,16 @@ def test_image_folder_reads_any_mode_recursively(tmp_path: Path) -> None:
 
     dataset = ImageFolder(tmp_path, size=(16, 16))
     names = [dataset[i]["name"] for i in range(len(dataset))]
-    assert names == ["a_rgb", "b_gray", "c_rgba", "d_palette", "nested/deeper/g", "nested/deeper/h",
-                     "nested/e_cmyk", "nested/f_16bit"]
+    assert names == [
+        "a_rgb",
+        "b_gray",
+        "c_rgba",
+        "d_palette",
+        "nested/deeper/g",
+        "nested/deeper/h",
+        "nested/e_cmyk",
+        "nested/f_16bit",
+    ]
     for i in range(len(dataset)):
         image = dataset[i]["image"]
         assert image.shape == (3, 16, 16) and image.dtype == torch.float32
@@ -350,8 +361,9 @@ def test_image_folder_crops(tmp_path: Path) -> None:
     write(tmp_path / "x.png", image)
     centre = ImageFolder(tmp_path, size=20, crop_size=20)[0]["image"]
     assert centre.shape == (3, 20, 20) and centre[:, :, :10].max() == 0 and centre[:, :, 10:].min() == 1
-    crops = {ImageFolder(tmp_path, size=20, crop_size=20, crop="random", seed=s)[0]["image"].mean().item()
-             for s in range(10)}
+    crops = {
+        ImageFolder(tmp_path, size=20, crop_size=20, crop="random", seed=s)[0]["image"].mean().item() for s in range(10)
+    }
     assert len(crops) > 1
 
 

@@ -1,4 +1,5 @@
 """Data-parallel training (DDP, gloo on this CPU): the same update as one process, exact resume."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,9 @@ def _batches(sampler: StreamSampler, per_batch: int, count: int) -> list[list[tu
 def test_ranks_share_each_global_batch_exactly(start):
     """Rank r loads the r-th slice of every global batch; together the ranks see the single-process stream."""
     single = _batches(StreamSampler(10, seed=3, start=start, batch_size=6), 6, 5)
-    ranks = [_batches(StreamSampler(10, seed=3, start=start, rank=r, world_size=3, batch_size=6), 2, 5)
-             for r in range(3)]
+    ranks = [
+        _batches(StreamSampler(10, seed=3, start=start, rank=r, world_size=3, batch_size=6), 2, 5) for r in range(3)
+    ]
     for step, batch in enumerate(single):
         assert [item for r in range(3) for item in ranks[r][step]] == batch
 
@@ -44,8 +46,15 @@ def _run(kind: str, data: Path, out: Path, steps: int, processes: int, resume: b
     if processes == 1:
         command = [sys.executable, str(WORKER)]
     else:
-        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-                   str(processes), str(WORKER)]
+        command = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            str(processes),
+            str(WORKER),
+        ]
     command += [kind, str(data), str(out), str(steps)] + (["--resume"] if resume else [])
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
@@ -104,13 +113,21 @@ def test_ddp_resume_continues_exactly(ddp_runs):
 def test_compiled_training_matches_eager(tmp_path):
     """--compile (torch.compile through the same model-wrapping hook as DDP) computes the same steps."""
     from ddp_worker import SmoothConfig, SmoothMethod
+    from imsynth.training import TrainConfig, Trainer
     from test_trainer import ToyDataset
 
-    from imsynth.training import TrainConfig, Trainer
-
     def run(name: str, compile_models: bool) -> tuple[SmoothMethod, dict[str, torch.Tensor]]:
-        train = TrainConfig(out_dir=tmp_path / name, max_steps=3, batch_size=4, lr=1e-2, betas=(0.9, 0.999),
-                            compile=compile_models, progress=False, tensorboard=False, sample_every=2)
+        train = TrainConfig(
+            out_dir=tmp_path / name,
+            max_steps=3,
+            batch_size=4,
+            lr=1e-2,
+            betas=(0.9, 0.999),
+            compile=compile_models,
+            progress=False,
+            tensorboard=False,
+            sample_every=2,
+        )
         method = SmoothMethod(SmoothConfig())
         Trainer(method, train, ToyDataset()).fit()
         return method, load_checkpoint(tmp_path / name).weights["net"]

@@ -1,5 +1,6 @@
 """Evaluation: segmentation scores, Fréchet distance, image metrics, diversity, the FCN-score
 segmenter, the FID Inception loader and ``imsynth evaluate`` / ``imsynth compare`` end to end."""
+
 from __future__ import annotations
 
 import json
@@ -104,8 +105,9 @@ def test_ssim_matches_scikit_image_on_a_real_photo():
 
     photo = data.astronaut()[::2, ::2]  # 256x256x3 uint8
     noisy = np.clip(photo + np.random.default_rng(0).normal(0, 20, photo.shape), 0, 255).astype(np.uint8)
-    reference = structural_similarity(photo, noisy, channel_axis=2, data_range=255, gaussian_weights=True, sigma=1.5,
-                                      use_sample_covariance=False)
+    reference = structural_similarity(
+        photo, noisy, channel_axis=2, data_range=255, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+    )
     to_tensor = lambda x: torch.from_numpy(x).permute(2, 0, 1)[None].double() / 255  # noqa: E731
     assert float(ssim(to_tensor(photo), to_tensor(noisy))) == pytest.approx(reference, abs=2e-3)
     assert 0.2 < reference < 0.9
@@ -158,17 +160,28 @@ def tiny_root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def segmenter_run(tiny_root, tmp_path_factory) -> tuple[Path, list[float]]:
     """A few steps of a tiny segmenter through the shared trainer; returns the run and its losses."""
+    from imsynth.data.datasets import CityscapesPairs
     from imsynth.evaluation.fcn_score import write_segmenter_validation
     from imsynth.methods.segmenter import SegmenterDataConfig, SegmenterMethod, SegmenterMethodConfig
-    from imsynth.data.datasets import CityscapesPairs
     from imsynth.training import TrainConfig, Trainer
 
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("runs") / "seg"
-    config = SegmenterMethodConfig(model=SegmenterConfig(width_multiplier=0.25, height=32, width=64),
-                                   data=SegmenterDataConfig(root=str(tiny_root)))
-    train = TrainConfig(out_dir=out, max_steps=30, batch_size=4, lr=3e-3, betas=(0.9, 0.999), log_every=1,
-                        sample_every=30, checkpoint_every=30, progress=False, tensorboard=False)
+    config = SegmenterMethodConfig(
+        model=SegmenterConfig(width_multiplier=0.25, height=32, width=64), data=SegmenterDataConfig(root=str(tiny_root))
+    )
+    train = TrainConfig(
+        out_dir=out,
+        max_steps=30,
+        batch_size=4,
+        lr=3e-3,
+        betas=(0.9, 0.999),
+        log_every=1,
+        sample_every=30,
+        checkpoint_every=30,
+        progress=False,
+        tensorboard=False,
+    )
     Trainer(SegmenterMethod(config), train, CityscapesPairs(tiny_root, "train", size=(32, 64))).fit()
     write_segmenter_validation(out, tiny_root, "val", device="cpu")
     losses = [json.loads(line)["loss"] for line in (out / "metrics.jsonl").read_text().splitlines()]
@@ -186,9 +199,27 @@ def test_train_segmenter_command_scores_the_real_val_photos(tiny_root, tmp_path)
     from imsynth.cli.main import cli
 
     out = tmp_path / "seg"
-    result = CliRunner().invoke(cli, ["train", "segmenter", "--data", str(tiny_root), "--out", str(out), "--size",
-                                      "32x64", "--width-multiplier", "0.25", "--max-steps", "2", "--workers", "0",
-                                      "--device", "cpu"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "segmenter",
+            "--data",
+            str(tiny_root),
+            "--out",
+            str(out),
+            "--size",
+            "32x64",
+            "--width-multiplier",
+            "0.25",
+            "--max-steps",
+            "2",
+            "--workers",
+            "0",
+            "--device",
+            "cpu",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "real photos of split 'val' (3 images): mIoU" in result.output
     import yaml
@@ -255,11 +286,22 @@ def crn_run(tiny_root, tmp_path_factory) -> Path:
 
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("runs") / "crn"
-    config = CRNMethodConfig(model=CRNConfig(height=32, width=64, num_variants=2, width_multiplier=1 / 64),
-                             loss=PerceptualLossConfig(backbone="efficientnet_lite0"),
-                             data=CRNDataConfig(root=str(tiny_root)))
-    train = TrainConfig(out_dir=out, max_steps=10, lr=3e-3, betas=(0.9, 0.999), log_every=1, sample_every=10,
-                        checkpoint_every=10, progress=False, tensorboard=False)
+    config = CRNMethodConfig(
+        model=CRNConfig(height=32, width=64, num_variants=2, width_multiplier=1 / 64),
+        loss=PerceptualLossConfig(backbone="efficientnet_lite0"),
+        data=CRNDataConfig(root=str(tiny_root)),
+    )
+    train = TrainConfig(
+        out_dir=out,
+        max_steps=10,
+        lr=3e-3,
+        betas=(0.9, 0.999),
+        log_every=1,
+        sample_every=10,
+        checkpoint_every=10,
+        progress=False,
+        tensorboard=False,
+    )
     Trainer(CRNMethod(config), train, CityscapesPairs(tiny_root, "train", size=(32, 64))).fit()
     return out
 
@@ -270,15 +312,44 @@ def test_evaluate_writes_metrics_and_report(crn_run, segmenter_run, tiny_root, t
 
     monkeypatch.delenv(INCEPTION_ENV_VAR, raising=False)
     out = tmp_path / "eval"
-    result = CliRunner().invoke(cli, ["evaluate", "--checkpoint", str(crn_run), "--data", str(tiny_root),
-                                      "--segmenter", str(segmenter_run[0]), "--count", "2", "--device", "cpu",
-                                      "--out", str(out)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "evaluate",
+            "--checkpoint",
+            str(crn_run),
+            "--data",
+            str(tiny_root),
+            "--segmenter",
+            str(segmenter_run[0]),
+            "--count",
+            "2",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["images"] == 2 and metrics["split"] == "val" and len(metrics["layouts"]) == 2
     real, run = metrics["rows"]
-    expected = {"fcn_pixel_accuracy", "fcn_mean_class_accuracy", "fcn_mean_iou", "fcn_class_iou", "fld2", "fid",
-                "psnr", "ssim", "feature_distance", "diversity", "images", "variants", "step", "method"}
+    expected = {
+        "fcn_pixel_accuracy",
+        "fcn_mean_class_accuracy",
+        "fcn_mean_iou",
+        "fcn_class_iou",
+        "fld2",
+        "fid",
+        "psnr",
+        "ssim",
+        "feature_distance",
+        "diversity",
+        "images",
+        "variants",
+        "step",
+        "method",
+    }
     assert expected <= set(run)
     assert run["method"] == "crn" and run["step"] == 10 and run["variants"] == 2 and run["images"] == 2
     assert 0 <= run["fcn_mean_iou"] <= 1 and run["fld2"] >= 0 and run["diversity"] > 0 and run["fid"] is None
@@ -294,10 +365,28 @@ def test_compare_two_runs_with_fid(crn_run, segmenter_run, tiny_root, tmp_path, 
 
     out = tmp_path / "compare"
     resized = f"{crn_run / 'checkpoints' / 'step_000010'}@16x32"  # synthesize at 16x32, score at 32x64
-    result = CliRunner().invoke(cli, ["compare", str(crn_run), resized,
-                                      "--data", str(tiny_root), "--segmenter", str(segmenter_run[0]), "--count", "2",
-                                      "--variants", "1", "--inception-weights", str(inception_file),
-                                      "--device", "cpu", "--out", str(out)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "compare",
+            str(crn_run),
+            resized,
+            "--data",
+            str(tiny_root),
+            "--segmenter",
+            str(segmenter_run[0]),
+            "--count",
+            "2",
+            "--variants",
+            "1",
+            "--inception-weights",
+            str(inception_file),
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
     names = [row["name"] for row in metrics["rows"]]
@@ -316,8 +405,21 @@ def test_evaluate_without_fid_weights_but_required_fails_clearly(crn_run, tiny_r
     from imsynth.models.backbones.inception import INCEPTION_ENV_VAR
 
     monkeypatch.delenv(INCEPTION_ENV_VAR, raising=False)
-    result = CliRunner().invoke(cli, ["evaluate", "--checkpoint", str(crn_run), "--data", str(tiny_root),
-                                      "--fid", "--device", "cpu", "--out", str(tmp_path / "e")])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "evaluate",
+            "--checkpoint",
+            str(crn_run),
+            "--data",
+            str(tiny_root),
+            "--fid",
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp_path / "e"),
+        ],
+    )
     assert result.exit_code == 1
     assert "pt_inception-2015-12-05-6726825d.pth" in result.output
 
@@ -366,12 +468,18 @@ def test_fcn_score_over_all_variants_pools_every_variant(segmenter_run, tiny_roo
     from imsynth.data.labels import CITYSCAPES
     from imsynth.evaluation.scoring import EvaluationSettings, MetricNetworks, score_runs
 
-    photos = {CITYSCAPES.load(s.label_path, kind=s.label_kind).tobytes(): read_rgb(s.image_path)
-              for s in find_pairs(tiny_root, "val")}
+    photos = {
+        CITYSCAPES.load(s.label_path, kind=s.label_kind).tobytes(): read_rgb(s.image_path)
+        for s in find_pairs(tiny_root, "val")
+    }
     settings = EvaluationSettings(tiny_root, split="val", segmenter=segmenter_run[0], device="cpu")
     networks = MetricNetworks.load(settings)
-    table = score_runs({"real_first": _RealThenGray(photos, True), "gray_first": _RealThenGray(photos, False)},
-                       settings, networks, log=lambda _: None)
+    table = score_runs(
+        {"real_first": _RealThenGray(photos, True), "gray_first": _RealThenGray(photos, False)},
+        settings,
+        networks,
+        log=lambda _: None,
+    )
     real, real_first, gray_first = table.rows
     # variant 0 of real_first is the real photo: the same FCN-score as the real row
     assert real_first["fcn_pixel_accuracy"] == pytest.approx(real["fcn_pixel_accuracy"])

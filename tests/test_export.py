@@ -1,4 +1,5 @@
 """ONNX export of pix2pix and CRN generators: ONNX Runtime reproduces PyTorch (eval mode)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -48,22 +49,28 @@ def _save(root: Path, method: str, models: dict, config) -> Path:
 @pytest.fixture(scope="module")
 def pix2pix_checkpoint(tmp_path_factory) -> Path:
     torch.manual_seed(0)
-    config = Pix2PixMethodConfig(model=Pix2PixModelConfig(GeneratorConfig(depth=4, ngf=8), DiscriminatorConfig(ndf=8)),
-                                 data=Pix2PixDataConfig(load_size=32, crop_size=32))
+    config = Pix2PixMethodConfig(
+        model=Pix2PixModelConfig(GeneratorConfig(depth=4, ngf=8), DiscriminatorConfig(ndf=8)),
+        data=Pix2PixDataConfig(load_size=32, crop_size=32),
+    )
     generator = build_generator(config.model.generator)
     with torch.no_grad():  # give batch norm non-trivial running statistics
         for _ in range(3):
             generator(torch.randn(2, 3, 32, 32) * 2)
     discriminator = build_discriminator(config.model.discriminator, 6)
-    return _save(tmp_path_factory.mktemp("p2p"), "pix2pix", {"generator": generator, "discriminator": discriminator},
-                 config)
+    return _save(
+        tmp_path_factory.mktemp("p2p"), "pix2pix", {"generator": generator, "discriminator": discriminator}, config
+    )
 
 
 @pytest.fixture(scope="module")
 def crn_checkpoint(tmp_path_factory) -> Path:
     torch.manual_seed(0)
-    config = CRNMethodConfig(model=CRNConfig(height=16, width=32, num_variants=2, width_multiplier=1 / 64),
-                             loss=PerceptualLossConfig(backbone="efficientnet_lite0"), data=CRNDataConfig())
+    config = CRNMethodConfig(
+        model=CRNConfig(height=16, width=32, num_variants=2, width_multiplier=1 / 64),
+        loss=PerceptualLossConfig(backbone="efficientnet_lite0"),
+        data=CRNDataConfig(),
+    )
     return _save(tmp_path_factory.mktemp("crn"), "crn", {"generator": CRN(config.model)}, config)
 
 
@@ -105,10 +112,12 @@ def test_crn_round_trip(crn_checkpoint, tmp_path):
 
 def test_export_cli(pix2pix_checkpoint, tmp_path):
     out = tmp_path / "model.onnx"
-    result = CliRunner().invoke(cli, ["export", "--checkpoint", str(pix2pix_checkpoint), "--onnx", str(out),
-                                      "--size", "16x48"])
+    result = CliRunner().invoke(
+        cli, ["export", "--checkpoint", str(pix2pix_checkpoint), "--onnx", str(out), "--size", "16x48"]
+    )
     assert result.exit_code == 0, result.output
     assert out.is_file() and "max abs diff" in result.output
-    result = CliRunner().invoke(cli, ["export", "--checkpoint", str(pix2pix_checkpoint), "--onnx", str(out),
-                                      "--size", "20x20"])
+    result = CliRunner().invoke(
+        cli, ["export", "--checkpoint", str(pix2pix_checkpoint), "--onnx", str(out), "--size", "20x20"]
+    )
     assert result.exit_code != 0 and "multiple of 16" in result.output

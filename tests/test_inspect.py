@@ -1,4 +1,5 @@
 """``imsynth data inspect``: decode label maps, summarise classes, list every problem."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -60,7 +61,9 @@ def test_label_without_image_and_unreadable_photo(cityscapes_root: Path) -> None
     broken_photo.write_bytes(broken_photo.read_bytes()[:60])
     report = inspect_paths([cityscapes_root], progress=False)
     assert [(p.kind, p.path) for p in report.problems] == [
-        ("label without image", orphan), ("unreadable", broken_photo)]
+        ("label without image", orphan),
+        ("unreadable", broken_photo),
+    ]
     assert len(report.maps) == 7 and not report.ok  # the orphan is still decoded
 
 

@@ -1,4 +1,5 @@
 """Atomic writes: complete files or nothing, with ordinary permissions."""
+
 from __future__ import annotations
 
 import os

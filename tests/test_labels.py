@@ -1,4 +1,5 @@
 """Label spaces: the Cityscapes table, conversions, decoding messy label-map files, user spaces."""
+
 from __future__ import annotations
 
 import io
@@ -209,17 +210,23 @@ def test_user_space_csv_with_ignored_class(tmp_path: Path) -> None:
     assert space.num_classes == 3 and space.by_name("background").ignored and space.void_id == 0
 
 
-@pytest.mark.parametrize(("name", "text", "message"), [
-    ("missing.json", '{"classes": [{"name": "a", "id": 1}]}', "missing color"),
-    ("missing.csv", "name,id,color\na,1,#ff0000\nb,2\n", "missing color"),
-    ("dup.json", '{"classes": [{"name": "a", "id": 1, "color": "#ff0000"}, '
-                 '{"name": "b", "id": 1, "color": "#00ff00"}]}', r"duplicate ids \[1\]"),
-    ("dup.csv", "name,id,color\na,3,#ff0000\nb,3,#00ff00\n", r"duplicate ids \[3\]"),
-    ("bad.yaml", "classes: [unclosed", "not valid YAML"),
-    ("list.yaml", "- a\n- b\n", "'classes' list"),
-    ("colour.json", '{"classes": [{"name": "a", "id": 1, "color": "red"}]}', "#rrggbb"),
-    ("space.txt.bak", "x", r"\.json, \.yaml or \.csv"),
-])
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("missing.json", '{"classes": [{"name": "a", "id": 1}]}', "missing color"),
+        ("missing.csv", "name,id,color\na,1,#ff0000\nb,2\n", "missing color"),
+        (
+            "dup.json",
+            '{"classes": [{"name": "a", "id": 1, "color": "#ff0000"}, {"name": "b", "id": 1, "color": "#00ff00"}]}',
+            r"duplicate ids \[1\]",
+        ),
+        ("dup.csv", "name,id,color\na,3,#ff0000\nb,3,#00ff00\n", r"duplicate ids \[3\]"),
+        ("bad.yaml", "classes: [unclosed", "not valid YAML"),
+        ("list.yaml", "- a\n- b\n", "'classes' list"),
+        ("colour.json", '{"classes": [{"name": "a", "id": 1, "color": "red"}]}', "#rrggbb"),
+        ("space.txt.bak", "x", r"\.json, \.yaml or \.csv"),
+    ],
+)
 def test_user_space_errors_are_clear(tmp_path: Path, name: str, text: str, message: str) -> None:
     path = tmp_path / name
     path.write_text(text)
@@ -243,7 +250,8 @@ def test_colorize_then_decode_is_identity_up_to_shared_colours(ids: np.ndarray) 
 
 
 @settings(max_examples=40, deadline=None)
-@given(arrays(np.uint8, st.tuples(st.integers(1, 12), st.integers(1, 12)),
-              elements=st.sampled_from(DISTINCT_IDS.tolist())))
+@given(
+    arrays(np.uint8, st.tuples(st.integers(1, 12), st.integers(1, 12)), elements=st.sampled_from(DISTINCT_IDS.tolist()))
+)
 def test_colorize_then_decode_is_identity_on_distinct_colours(ids: np.ndarray) -> None:
     assert np.array_equal(C.decode_colors(C.colorize(ids)), ids)

@@ -4,6 +4,7 @@ Drives Debian's chromium (``/usr/bin/chromium``; ``.ci/run`` installs it) with P
 package -- Playwright's own browser download is not used. Skips where either is missing.
 Set ``IMSYNTH_PAINTER_SCREENSHOT=path.png`` to save the page after synthesis.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,16 @@ import numpy as np
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
@@ -24,7 +33,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwr
 
 from imsynth.data.labels import CITYSCAPES  # noqa: E402
 from imsynth.serving.app import background_server, create_app  # noqa: E402
-from test_serving import HEIGHT, K, WIDTH, png_bytes, street_layout, train_tiny_crn  # noqa: E402
+from test_serving import HEIGHT, WIDTH, K, png_bytes, street_layout, train_tiny_crn  # noqa: E402
 
 # Every colour of the canvas, packed as 0xRRGGBB, with the count of pixels that are not opaque.
 CANVAS_COLOURS = """() => {
@@ -125,13 +134,16 @@ def test_paint_two_classes_and_synthesize(page):
 
     page.click("#synthesize")
     page.wait_for_function("document.getElementById('result-large').naturalWidth > 0", timeout=30_000)
-    size = page.evaluate("(({naturalWidth, naturalHeight}) => [naturalWidth, naturalHeight])"
-                         "(document.getElementById('result-large'))")
+    size = page.evaluate(
+        "(({naturalWidth, naturalHeight}) => [naturalWidth, naturalHeight])(document.getElementById('result-large'))"
+    )
     assert size == [WIDTH, HEIGHT]
     thumbnails = page.locator("#thumbnails img")
     assert thumbnails.count() == K
     page.wait_for_function("[...document.querySelectorAll('#thumbnails img')].every((img) => img.complete)")
-    sizes = page.evaluate("[...document.querySelectorAll('#thumbnails img')].map((i) => [i.naturalWidth, i.naturalHeight])")
+    sizes = page.evaluate(
+        "[...document.querySelectorAll('#thumbnails img')].map((i) => [i.naturalWidth, i.naturalHeight])"
+    )
     assert sizes == [[WIDTH, HEIGHT]] * K
 
     thumbnails.nth(1).click()

@@ -1,5 +1,6 @@
 """pix2pix: the U-Net's layers and skips, PatchGAN receptive fields, the objective's values, a few
 training steps, the LR schedule, inference at any size with and without test-time dropout, the CLI."""
+
 from __future__ import annotations
 
 import copy
@@ -98,8 +99,7 @@ def test_unet_modules_follow_the_plan(unet_256):
 
 def test_dropout_only_in_the_three_decoder_blocks_after_the_innermost(unet_256):
     generator = unet_256
-    with_dropout = [i for i, level in enumerate(generator.levels())
-                    if any(isinstance(m, nn.Dropout) for m in level.up)]
+    with_dropout = [i for i, level in enumerate(generator.levels()) if any(isinstance(m, nn.Dropout) for m in level.up)]
     assert with_dropout == [4, 5, 6]  # innermost is level 7
     assert not any(isinstance(m, nn.Dropout) for level in generator.levels() for m in level.down)
     assert all(m.p == 0.5 for m in generator.modules() if isinstance(m, nn.Dropout))
@@ -109,8 +109,11 @@ def test_dropout_only_in_the_three_decoder_blocks_after_the_innermost(unet_256):
 def test_skip_connections_carry_each_level_input():
     generator = build_generator(TINY_G).eval()
     seen = []
-    hooks = [block.register_forward_hook(lambda m, inputs, output: seen.append((m, inputs[0], output)))
-             for block in generator.modules() if isinstance(block, UNetSkipBlock)]
+    hooks = [
+        block.register_forward_hook(lambda m, inputs, output: seen.append((m, inputs[0], output)))
+        for block in generator.modules()
+        if isinstance(block, UNetSkipBlock)
+    ]
     x = torch.randn(2, 3, 32, 32)
     y = generator(x)
     for hook in hooks:
@@ -140,8 +143,9 @@ def test_generator_names_and_sizes():
 
 def test_weights_are_drawn_from_n_0_002():
     generator = build_generator(generator_config_from_name("unet_128", ngf=16))
-    weights = torch.cat([m.weight.flatten() for m in generator.modules()
-                         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))])
+    weights = torch.cat(
+        [m.weight.flatten() for m in generator.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    )
     assert abs(weights.mean().item()) < 1e-3 and weights.std().item() == pytest.approx(0.02, rel=0.02)
 
 
@@ -205,8 +209,10 @@ def tiny_root(tmp_path_factory) -> Path:
 
 
 def _config(root: Path, **data) -> Pix2PixMethodConfig:
-    return Pix2PixMethodConfig(model=Pix2PixModelConfig(TINY_G, TINY_D),
-                               data=Pix2PixDataConfig(root=str(root), load_size=36, crop_size=32, **data))
+    return Pix2PixMethodConfig(
+        model=Pix2PixModelConfig(TINY_G, TINY_D),
+        data=Pix2PixDataConfig(root=str(root), load_size=36, crop_size=32, **data),
+    )
 
 
 def test_cityscapes_mode_gives_colour_label_maps_and_photos(tiny_root):
@@ -228,16 +234,18 @@ def test_aligned_and_paired_modes(tmp_path):
         Image.fromarray(a).save(tmp_path / "pairs" / "A" / f"{i}.png")
         Image.fromarray(b).save(tmp_path / "pairs" / "B" / f"{i}.png")
     aligned = build_dataset(Pix2PixDataConfig(mode="aligned", root=str(tmp_path / "ab"), load_size=36, crop_size=32))
-    paired = build_dataset(Pix2PixDataConfig(mode="paired", root=str(tmp_path / "pairs"), load_size=36,
-                                             crop_size=32, direction="BtoA"))
+    paired = build_dataset(
+        Pix2PixDataConfig(mode="paired", root=str(tmp_path / "pairs"), load_size=36, crop_size=32, direction="BtoA")
+    )
     assert len(aligned) == len(paired) == 2
     assert aligned[0]["A"].shape == paired[0]["B"].shape == (3, 32, 32)
 
 
 def test_crop_must_fit_the_generator():
     with pytest.raises(ValueError, match="multiple of 16"):
-        Pix2PixMethodConfig(model=Pix2PixModelConfig(TINY_G, TINY_D),
-                            data=Pix2PixDataConfig(crop_size=40, load_size=40))
+        Pix2PixMethodConfig(
+            model=Pix2PixModelConfig(TINY_G, TINY_D), data=Pix2PixDataConfig(crop_size=40, load_size=40)
+        )
 
 
 # ----------------------------------------------------------------------------- training
@@ -245,8 +253,17 @@ def test_crop_must_fit_the_generator():
 def trained(tiny_root, tmp_path_factory):
     """6 steps of a tiny pix2pix with the paper's schedule: constant, then linear decay to 0."""
     out = tmp_path_factory.mktemp("run") / "p2p"
-    train = TrainConfig(out_dir=out, max_steps=6, lr_schedule="linear_decay", decay_start_step=3, log_every=1,
-                        sample_every=6, checkpoint_every=6, progress=False, tensorboard=False)
+    train = TrainConfig(
+        out_dir=out,
+        max_steps=6,
+        lr_schedule="linear_decay",
+        decay_start_step=3,
+        log_every=1,
+        sample_every=6,
+        checkpoint_every=6,
+        progress=False,
+        tensorboard=False,
+    )
     trainer = Trainer(Pix2PixMethod(_config(tiny_root)), train, build_dataset(_config(tiny_root).data))
     before = {name: {k: v.clone() for k, v in model.state_dict().items()} for name, model in trainer.models.items()}
     trainer.fit()
@@ -280,8 +297,8 @@ def test_reflect_padding_of_any_width():
     x = torch.arange(37 * 91, dtype=torch.float32).view(1, 1, 37, 91)
     padded, (top, left, h, w) = reflect_pad_to_multiple(x, 256)
     assert padded.shape == (1, 1, 256, 256)
-    assert torch.equal(padded[..., top:top + h, left:left + w], x)
-    assert torch.equal(padded[..., top - 1, left:left + w], x[..., 1, :])  # mirrored, edge not repeated
+    assert torch.equal(padded[..., top : top + h, left : left + w], x)
+    assert torch.equal(padded[..., top - 1, left : left + w], x[..., 1, :])  # mirrored, edge not repeated
 
 
 def test_synthesize_and_translate_keep_odd_sizes(trained):
@@ -293,8 +310,13 @@ def test_synthesize_and_translate_keep_odd_sizes(trained):
     photos = model.synthesize(ids, 2)
     assert photos.shape == (2, 37, 91, 3) and photos.dtype == np.uint8
     assert model.translate_image(np.zeros((37, 91, 3), np.uint8)).shape == (37, 91, 3)
-    resnet = LoadedPix2Pix(build_generator(generator_config_from_name("resnet_6blocks", ngf=4)).eval(),
-                           model.config, CITYSCAPES, 0, Path("."))
+    resnet = LoadedPix2Pix(
+        build_generator(generator_config_from_name("resnet_6blocks", ngf=4)).eval(),
+        model.config,
+        CITYSCAPES,
+        0,
+        Path("."),
+    )
     assert resnet.size_multiple == 4 and resnet.translate_image(np.zeros((37, 91, 3), np.uint8)).shape == (37, 91, 3)
 
 
@@ -337,10 +359,36 @@ def test_non_label_models_refuse_synthesize(trained):
 def test_cli_train_then_translate(tiny_root, tmp_path):
     runner = CliRunner()
     run = tmp_path / "run"
-    result = runner.invoke(cli, ["train", "pix2pix", "--data", str(tiny_root), "--out", str(run),
-                                 "--generator", "unet_16", "--ngf", "4", "--ndf", "4", "--n-layers-d", "1",
-                                 "--load-size", "36", "--crop-size", "32",
-                                 "--max-steps", "4", "--workers", "0", "--checkpoint-every", "4", "--no-amp"])
+    result = runner.invoke(
+        cli,
+        [
+            "train",
+            "pix2pix",
+            "--data",
+            str(tiny_root),
+            "--out",
+            str(run),
+            "--generator",
+            "unet_16",
+            "--ngf",
+            "4",
+            "--ndf",
+            "4",
+            "--n-layers-d",
+            "1",
+            "--load-size",
+            "36",
+            "--crop-size",
+            "32",
+            "--max-steps",
+            "4",
+            "--workers",
+            "0",
+            "--checkpoint-every",
+            "4",
+            "--no-amp",
+        ],
+    )
     assert result.exit_code == 0, result.output
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["method"] == "pix2pix"
@@ -352,8 +400,20 @@ def test_cli_train_then_translate(tiny_root, tmp_path):
     label = tmp_path / "in" / "scene_gtFine_color.png"
     label.parent.mkdir()
     Image.fromarray(CITYSCAPES.colorize(np.full((37, 91), 7, np.uint8))).save(label)
-    result = runner.invoke(cli, ["translate", "--checkpoint", str(run), "--input", str(label.parent),
-                                 "--out", str(tmp_path / "out"), "--variants", "2"])
+    result = runner.invoke(
+        cli,
+        [
+            "translate",
+            "--checkpoint",
+            str(run),
+            "--input",
+            str(label.parent),
+            "--out",
+            str(tmp_path / "out"),
+            "--variants",
+            "2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert Image.open(tmp_path / "out" / "scene_gtFine_color_v1.png").size == (91, 37)
     sidecar = json.loads((tmp_path / "out" / "scene_gtFine_color.json").read_text())

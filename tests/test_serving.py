@@ -2,6 +2,7 @@
 
 A tiny CRN (2 training steps at 32x64, k=3) stands in for the packaged street-scene model.
 """
+
 from __future__ import annotations
 
 import base64
@@ -47,8 +48,16 @@ def train_tiny_crn(folder: Path) -> Path:
         data=CRNDataConfig(root=str(root)),
     )
     out = folder / "run"
-    train = TrainConfig(out_dir=out, max_steps=2, log_every=1, sample_every=1000, checkpoint_every=2,
-                        progress=False, tensorboard=False, device="cpu")
+    train = TrainConfig(
+        out_dir=out,
+        max_steps=2,
+        log_every=1,
+        sample_every=1000,
+        checkpoint_every=2,
+        progress=False,
+        tensorboard=False,
+        device="cpu",
+    )
     Trainer(CRNMethod(config), train, CityscapesPairs(root, "train", size=(HEIGHT, WIDTH))).fit()
     return out
 
@@ -70,6 +79,7 @@ def png_bytes(array: np.ndarray | Image.Image) -> bytes:
 
 def header_only_png(width: int, height: int) -> bytes:
     """A PNG of signature, IHDR and IEND only: it claims a size but holds no pixel data."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -114,8 +124,14 @@ def test_palette_lists_the_paintable_classes_with_exact_colours(client):
     palette = client.get("/api/palette").json()
     assert [c["name"] for c in palette["classes"]] == CITYSCAPES.train_names
     road = next(c for c in palette["classes"] if c["name"] == "road")
-    assert road == {"name": "road", "id": 7, "train_id": 0, "category": "flat", "color": "#804080",
-                    "rgb": [128, 64, 128]}
+    assert road == {
+        "name": "road",
+        "id": 7,
+        "train_id": 0,
+        "category": "flat",
+        "color": "#804080",
+        "rgb": [128, 64, 128],
+    }
     assert palette["void"] == {"name": "unlabeled", "id": 0, "color": "#000000", "rgb": [0, 0, 0]}
 
 
@@ -228,8 +244,11 @@ def test_uploads_over_the_pixel_limit_are_refused_before_decoding(client):
 # ------------------------------------------------------------------------------------ decode
 def test_decode_returns_the_exact_colour_map_resized_to_the_canvas(client):
     ids = street_layout(64, 128)
-    response = client.post("/api/decode", files={"file": ("map.png", png_bytes(ids), "image/png")},
-                           data={"width": str(WIDTH), "height": str(HEIGHT)})
+    response = client.post(
+        "/api/decode",
+        files={"file": ("map.png", png_bytes(ids), "image/png")},
+        data={"width": str(WIDTH), "height": str(HEIGHT)},
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["width"], body["height"], body["source_width"], body["source_height"]) == (WIDTH, HEIGHT, 128, 64)

@@ -1,4 +1,5 @@
 """Tests of the procedural street-scene dataset (imsynth.data.streets)."""
+
 from __future__ import annotations
 
 import importlib
@@ -58,8 +59,14 @@ def test_layout_and_appearance_vary_independently():
 
 
 def test_main_classes_present(layouts_128):
-    wanted = {"road": C.ROAD, "sky": C.SKY, "building": C.BUILDING, "sidewalk": C.SIDEWALK, "car": C.CAR,
-              "vegetation": C.VEGETATION}
+    wanted = {
+        "road": C.ROAD,
+        "sky": C.SKY,
+        "building": C.BUILDING,
+        "sidewalk": C.SIDEWALK,
+        "car": C.CAR,
+        "vegetation": C.VEGETATION,
+    }
     counts = {name: sum(int(np.any(lay.ids == lid)) for lay in layouts_128.values()) for name, lid in wanted.items()}
     assert counts["road"] == len(SEEDS)
     for name, n in counts.items():
@@ -79,10 +86,10 @@ def test_sky_on_top_and_road_at_bottom_centre(layouts_128):
     for lay in layouts_128.values():
         ids = lay.ids
         H, W = ids.shape
-        top, bottom = ids[: H // 4], ids[H // 2:]
+        top, bottom = ids[: H // 4], ids[H // 2 :]
         with_sky_on_top += int(np.any(top == C.SKY))
         assert np.mean(bottom == C.SKY) < 0.002
-        window = ids[int(0.84 * H): int(0.88 * H), int(0.4 * W): int(0.6 * W)]
+        window = ids[int(0.84 * H) : int(0.88 * H), int(0.4 * W) : int(0.6 * W)]
         road_bottom += int(np.mean(window == C.ROAD) > 0.5)
     assert with_sky_on_top >= 0.85 * len(SEEDS)
     assert road_bottom >= 0.85 * len(SEEDS)
@@ -136,8 +143,9 @@ def test_bad_arguments_raise_clear_errors():
     with pytest.raises(ValueError, match="split"):
         write_streets_dataset("/nonexistent-never-created", {"a/b": 1}, height=32, width=64, progress=False)
     with pytest.raises(ValueError, match="workers"):
-        write_streets_dataset("/nonexistent-never-created", {"train": 1}, height=32, width=64, workers=0,
-                              progress=False)
+        write_streets_dataset(
+            "/nonexistent-never-created", {"train": 1}, height=32, width=64, workers=0, progress=False
+        )
 
 
 def _labels_or_stub(monkeypatch):
@@ -153,8 +161,9 @@ def _labels_or_stub(monkeypatch):
 
 def test_dataset_directory_format(tmp_path, monkeypatch):
     labels = _labels_or_stub(monkeypatch)
-    root = write_streets_dataset(tmp_path / "streets", {"train": 5, "val": 2}, height=32, width=64, seed=11,
-                                 progress=False)
+    root = write_streets_dataset(
+        tmp_path / "streets", {"train": 5, "val": 2}, height=32, width=64, seed=11, progress=False
+    )
     meta = json.loads((root / "streets.json").read_text())
     assert meta["height"] == 32 and meta["width"] == 64 and meta["seed"] == 11
     assert meta["splits"] == {"train": 5, "val": 2}

@@ -1,4 +1,5 @@
 """The shared trainer on toy methods: learning, budgets, divergence, and exact resume."""
+
 from __future__ import annotations
 
 import json
@@ -82,8 +83,9 @@ class ToyMethod(SingleOptimizerMethod[ToyConfig]):
 
     def build_models(self) -> dict[str, nn.Module]:
         channels = self.config.model.channels
-        self.net = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1), nn.ReLU(), nn.Dropout(0.1),
-                                 nn.Conv2d(channels, 3, 3, padding=1))
+        self.net = nn.Sequential(
+            nn.Conv2d(3, channels, 3, padding=1), nn.ReLU(), nn.Dropout(0.1), nn.Conv2d(channels, 3, 3, padding=1)
+        )
         return {"net": self.net}
 
     def compute_loss(self, batch: dict[str, torch.Tensor], step: int) -> torch.Tensor:
@@ -93,8 +95,11 @@ class ToyMethod(SingleOptimizerMethod[ToyConfig]):
 
     def sample(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         show = torch.sigmoid
-        return {"input": show(batch["input"]), "real": show(batch["target"]),
-                "synthesized": show(self.net(batch["input"]))}
+        return {
+            "input": show(batch["input"]),
+            "real": show(batch["target"]),
+            "synthesized": show(self.net(batch["input"])),
+        }
 
 
 class ToyGan(TrainingMethod[ToyConfig]):
@@ -105,10 +110,12 @@ class ToyGan(TrainingMethod[ToyConfig]):
 
     def build_models(self) -> dict[str, nn.Module]:
         channels = self.config.model.channels
-        self.generator = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1), nn.ReLU(), nn.Dropout(0.2),
-                                       nn.Conv2d(channels, 3, 3, padding=1))
-        self.discriminator = nn.Sequential(nn.Conv2d(6, channels, 3, stride=2), nn.LeakyReLU(0.2),
-                                           nn.Conv2d(channels, 1, 3))
+        self.generator = nn.Sequential(
+            nn.Conv2d(3, channels, 3, padding=1), nn.ReLU(), nn.Dropout(0.2), nn.Conv2d(channels, 3, 3, padding=1)
+        )
+        self.discriminator = nn.Sequential(
+            nn.Conv2d(6, channels, 3, stride=2), nn.LeakyReLU(0.2), nn.Conv2d(channels, 1, 3)
+        )
         return {"generator": self.generator, "discriminator": self.discriminator}
 
     def optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
@@ -134,9 +141,20 @@ class ToyGan(TrainingMethod[ToyConfig]):
 
 def toy_train_config(out_dir: Path | str, **overrides: Any) -> TrainConfig:
     settings: dict[str, Any] = dict(
-        out_dir=Path(out_dir), max_steps=20, batch_size=4, lr=5e-3, betas=(0.9, 0.999), seed=7,
-        deterministic=True, device="cpu", log_every=1, sample_every=10, checkpoint_every=5,
-        keep_last=None, progress=False, tensorboard=False,
+        out_dir=Path(out_dir),
+        max_steps=20,
+        batch_size=4,
+        lr=5e-3,
+        betas=(0.9, 0.999),
+        seed=7,
+        deterministic=True,
+        device="cpu",
+        log_every=1,
+        sample_every=10,
+        checkpoint_every=5,
+        keep_last=None,
+        progress=False,
+        tensorboard=False,
     )
     settings.update(overrides)
     return TrainConfig(**settings)
@@ -175,8 +193,9 @@ def assert_bitwise_equal(a: dict[str, dict[str, torch.Tensor]], b: dict[str, dic
 
 def test_loss_decreases_and_run_outputs_are_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "run"
-    config = toy_train_config(run, max_steps=50, lr=1e-2, sample_every=25, checkpoint_every=20,
-                              keep_last=2, tensorboard=True, progress=True)
+    config = toy_train_config(
+        run, max_steps=50, lr=1e-2, sample_every=25, checkpoint_every=20, keep_last=2, tensorboard=True, progress=True
+    )
     result = Trainer(ToyMethod(ToyConfig()), config, ToyDataset()).fit()
 
     assert result.step == 50 and result.stop_reason == "max_steps"
@@ -201,8 +220,9 @@ def test_loss_decreases_and_run_outputs_are_written(tmp_path: Path, capsys: pyte
     assert_bitwise_equal({"net": rebuilt.models()["net"].state_dict()}, load_checkpoint(run).weights)
 
 
-def test_time_budget_stops_normally_with_a_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_time_budget_stops_normally_with_a_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("IMSYNTH_TOY_SLEEP", "0.05")
     run = tmp_path / "run"
     config = toy_train_config(run, max_steps=100_000, max_minutes=0.6 / 60, checkpoint_every=1000)
@@ -233,8 +253,7 @@ def test_resume_continues_schedule_and_matches_an_uninterrupted_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def config(run: Path) -> TrainConfig:
-        return toy_train_config(run, max_steps=12, checkpoint_every=4, lr_schedule="linear_decay",
-                                decay_start_step=4)
+        return toy_train_config(run, max_steps=12, checkpoint_every=4, lr_schedule="linear_decay", decay_start_step=4)
 
     reference = tmp_path / "reference"
     Trainer(ToyGan(ToyConfig()), config(reference), ToyDataset()).fit()
@@ -274,8 +293,9 @@ def test_resume_rejects_a_changed_config_but_allows_more_steps(tmp_path: Path) -
     with pytest.raises(RunExistsError, match="resume=True"):
         Trainer(ToyMethod(ToyConfig()), toy_train_config(run), ToyDataset())
 
-    trainer = Trainer(ToyMethod(ToyConfig()), toy_train_config(run, max_steps=6, max_minutes=5.0),
-                      ToyDataset(), resume=True)
+    trainer = Trainer(
+        ToyMethod(ToyConfig()), toy_train_config(run, max_steps=6, max_minutes=5.0), ToyDataset(), resume=True
+    )
     assert trainer.step == 3 and trainer.fit().step == 6
     assert "max_steps: 6" in (run / "config.yaml").read_text()
 
@@ -283,8 +303,11 @@ def test_resume_rejects_a_changed_config_but_allows_more_steps(tmp_path: Path) -
 def test_resume_with_more_steps_uses_the_new_schedule_from_the_first_step(tmp_path: Path) -> None:
     """Extending a linearly decaying run: the first resumed step already uses the new max_steps."""
     run = tmp_path / "run"
-    Trainer(ToyMethod(ToyConfig()), toy_train_config(run, max_steps=4, checkpoint_every=4,
-                                                     lr_schedule="linear_decay"), ToyDataset()).fit()
+    Trainer(
+        ToyMethod(ToyConfig()),
+        toy_train_config(run, max_steps=4, checkpoint_every=4, lr_schedule="linear_decay"),
+        ToyDataset(),
+    ).fit()
     extended = toy_train_config(run, max_steps=8, lr_schedule="linear_decay")
     Trainer(ToyMethod(ToyConfig()), extended, ToyDataset(), resume=True).fit()
     lrs = {r["step"]: r["lr/main"] for r in read_metrics(run)}
@@ -314,9 +337,12 @@ def test_sigkill_then_resume_gives_bitwise_identical_weights(tmp_path: Path) -> 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC_DIR), os.environ.get("PYTHONPATH", "")])}
 
     def launch(run: Path, workers: int, mode: str, sleep: float = 0.0) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, str(script), str(run), str(workers), mode],
-                                env={**env, "IMSYNTH_TOY_SLEEP": str(sleep)},
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, str(script), str(run), str(workers), mode],
+            env={**env, "IMSYNTH_TOY_SLEEP": str(sleep)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
 
     reference_run, killed_run = tmp_path / "reference", tmp_path / "killed"
     reference = launch(reference_run, 0, "fresh")

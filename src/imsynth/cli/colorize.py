@@ -7,6 +7,7 @@
 * ``imsynth colorize --checkpoint C --input IMAGE_OR_FOLDER --out DIR`` -- colorize photos of any
   size with a checkpoint alone (output: ``DIR/<name>.png``, same size and lightness).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,23 +35,39 @@ def _photo_folder(data: str | None) -> str:
 
 def _describe_prior(prior: Any) -> str:
     a, b = prior.peak()
-    return (f"{prior.images} image(s), {prior.images_without_color} without colour (skipped), "
-            f"{len(prior.counts)} bins, most frequent bin at ab = ({a:g}, {b:g})")
+    return (
+        f"{prior.images} image(s), {prior.images_without_color} without colour (skipped), "
+        f"{len(prior.counts)} bins, most frequent bin at ab = ({a:g}, {b:g})"
+    )
 
 
 def _quantization_options(func: Any) -> Any:
-    func = click.option("--gamut-rule", type=click.Choice(["nearest", "cell"]), default="nearest", show_default=True,
-                        help="In-gamut bins: nearest bin of an 8-bit sRGB colour (261) or cell touching the "
-                        "gamut (262).")(func)
-    return click.option("--grid", type=click.Choice(["gamut10", "uniform18"]), default="gamut10", show_default=True,
-                        help="ab classes: the in-gamut grid of size 10, or an 18x18 grid (Julia variant).")(func)
+    func = click.option(
+        "--gamut-rule",
+        type=click.Choice(["nearest", "cell"]),
+        default="nearest",
+        show_default=True,
+        help="In-gamut bins: nearest bin of an 8-bit sRGB colour (261) or cell touching the gamut (262).",
+    )(func)
+    return click.option(
+        "--grid",
+        type=click.Choice(["gamut10", "uniform18"]),
+        default="gamut10",
+        show_default=True,
+        help="ab classes: the in-gamut grid of size 10, or an 18x18 grid (Julia variant).",
+    )(func)
 
 
 @click.command("prior")
 @click.option("--data", required=True, help="Folder of photos (searched recursively), or 'streets'.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--load-size", type=click.IntRange(1), default=256, show_default=True,
-              help="Resize each photo's shorter side to this first (use the training --load-size).")
+@click.option(
+    "--load-size",
+    type=click.IntRange(1),
+    default=256,
+    show_default=True,
+    help="Resize each photo's shorter side to this first (use the training --load-size).",
+)
 @_quantization_options
 @click.option("--workers", type=click.IntRange(0), default=0, show_default=True)
 def prior_command(data: str, out_dir: Path, load_size: int, grid: str, gamut_rule: str, workers: int) -> None:
@@ -70,34 +87,82 @@ def prior_command(data: str, out_dir: Path, load_size: int, grid: str, gamut_rul
 
 @click.command("colorizer")
 @train_options
-@click.option("--prior", "prior_dir", type=click.Path(exists=True, path_type=Path), default=None,
-              help="Folder written by `imsynth prior` (default: computed into OUT/prior).")
-@click.option("--head", type=click.Choice(["classification", "regression"]), default="classification",
-              show_default=True, help="Zhang et al.'s classifier, or the L2 regression baseline.")
-@click.option("--width-multiplier", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
-              help="Scales every block's width (e.g. 0.25 for a small CPU model).")
-@click.option("--load-size", type=click.IntRange(8), default=256, show_default=True,
-              help="Shorter side of the photos before cropping.")
-@click.option("--crop-size", type=click.IntRange(8), default=176, show_default=True,
-              help="Training crops (a multiple of 8).")
+@click.option(
+    "--prior",
+    "prior_dir",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Folder written by `imsynth prior` (default: computed into OUT/prior).",
+)
+@click.option(
+    "--head",
+    type=click.Choice(["classification", "regression"]),
+    default="classification",
+    show_default=True,
+    help="Zhang et al.'s classifier, or the L2 regression baseline.",
+)
+@click.option(
+    "--width-multiplier",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Scales every block's width (e.g. 0.25 for a small CPU model).",
+)
+@click.option(
+    "--load-size",
+    type=click.IntRange(8),
+    default=256,
+    show_default=True,
+    help="Shorter side of the photos before cropping.",
+)
+@click.option(
+    "--crop-size", type=click.IntRange(8), default=176, show_default=True, help="Training crops (a multiple of 8)."
+)
 @click.option("--no-flip", is_flag=True, help="No random horizontal flips.")
 @_quantization_options
-@click.option("--weighting", type=click.Choice(["rebalance", "neglog", "none"]), default="rebalance",
-              show_default=True, help="Pixel weights: Eq. 4 rebalancing, -log p (Julia variant) or none.")
+@click.option(
+    "--weighting",
+    type=click.Choice(["rebalance", "neglog", "none"]),
+    default="rebalance",
+    show_default=True,
+    help="Pixel weights: Eq. 4 rebalancing, -log p (Julia variant) or none.",
+)
 @click.option("--rebalance-lambda", type=click.FloatRange(0, 1), default=0.5, show_default=True)
-@click.option("--sigma", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True,
-              help="Gaussian of the soft encoding and of the prior smoothing (ab units).")
-@click.option("--neighbors", type=click.IntRange(1), default=5, show_default=True,
-              help="Bins each target colour is spread over.")
-@click.option("--decode", type=click.Choice(["annealed_mean", "mean", "mode"]), default="annealed_mean",
-              show_default=True)
+@click.option(
+    "--sigma",
+    type=click.FloatRange(min=0, min_open=True),
+    default=5.0,
+    show_default=True,
+    help="Gaussian of the soft encoding and of the prior smoothing (ab units).",
+)
+@click.option(
+    "--neighbors", type=click.IntRange(1), default=5, show_default=True, help="Bins each target colour is spread over."
+)
+@click.option(
+    "--decode", type=click.Choice(["annealed_mean", "mean", "mode"]), default="annealed_mean", show_default=True
+)
 @click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=0.38, show_default=True)
 @click.option("--weight-decay", type=click.FloatRange(min=0), default=1e-3, show_default=True)
 @click.pass_context
-def train_colorizer(ctx: click.Context, prior_dir: Path | None, head: str, width_multiplier: float,
-                    load_size: int, crop_size: int, no_flip: bool, grid: str, gamut_rule: str, weighting: str,
-                    rebalance_lambda: float, sigma: float, neighbors: int, decode: str, temperature: float,
-                    weight_decay: float, **params: Any) -> None:
+def train_colorizer(
+    ctx: click.Context,
+    prior_dir: Path | None,
+    head: str,
+    width_multiplier: float,
+    load_size: int,
+    crop_size: int,
+    no_flip: bool,
+    grid: str,
+    gamut_rule: str,
+    weighting: str,
+    rebalance_lambda: float,
+    sigma: float,
+    neighbors: int,
+    decode: str,
+    temperature: float,
+    weight_decay: float,
+    **params: Any,
+) -> None:
     """Colorization (Zhang, Isola & Efros 2016): lightness -> ab classes, rebalanced cross-entropy.
 
     Reference settings: --lr 3e-5 (default), --batch-size 40, --crop-size 176; a narrow CPU model
@@ -127,13 +192,21 @@ def train_colorizer(ctx: click.Context, prior_dir: Path | None, head: str, width
             train_config.weight_decay = weight_decay
             config = ColorizerMethodConfig(
                 model=ColorizerConfig(head=head, width_multiplier=width_multiplier),  # type: ignore[arg-type]
-                quantization=QuantizationConfig(grid=grid, gamut_rule=gamut_rule,  # type: ignore[arg-type]
-                                                neighbors=neighbors, sigma=sigma),
-                rebalance=RebalanceConfig(weighting=weighting,  # type: ignore[arg-type]
-                                          lam=rebalance_lambda, sigma=sigma),
+                quantization=QuantizationConfig(
+                    grid=grid,
+                    gamut_rule=gamut_rule,  # type: ignore[arg-type]
+                    neighbors=neighbors,
+                    sigma=sigma,
+                ),
+                rebalance=RebalanceConfig(
+                    weighting=weighting,  # type: ignore[arg-type]
+                    lam=rebalance_lambda,
+                    sigma=sigma,
+                ),
                 decode=DecodeConfig(mode=decode, temperature=temperature),  # type: ignore[arg-type]
-                data=ColorizerDataConfig(root=_photo_folder(params["data"]), load_size=load_size,
-                                         crop_size=crop_size, flip=not no_flip),
+                data=ColorizerDataConfig(
+                    root=_photo_folder(params["data"]), load_size=load_size, crop_size=crop_size, flip=not no_flip
+                ),
             )
             if head == "classification" and weighting != "none":
                 if prior_dir is not None:
@@ -141,8 +214,9 @@ def train_colorizer(ctx: click.Context, prior_dir: Path | None, head: str, width
                 else:
                     source = str(Path(train_config.out_dir) / "prior")
                     click.echo(f"no --prior given: computing the colour prior of {config.data.root} into {source}")
-                    prior = folder_prior(config.data.root, config.quantization, load_size,
-                                         train_config.num_workers, progress=True)
+                    prior = folder_prior(
+                        config.data.root, config.quantization, load_size, train_config.num_workers, progress=True
+                    )
                     prior.save(source)
                 prior.check_bins(ab_bins(config.quantization))
                 click.echo(f"colour prior: {_describe_prior(prior)}")
@@ -155,20 +229,49 @@ def train_colorizer(ctx: click.Context, prior_dir: Path | None, head: str, width
 
 
 @click.command("colorize")
-@click.option("--checkpoint", required=True, type=click.Path(exists=True, path_type=Path),
-              help="Run folder, checkpoint folder or colorizer.safetensors.")
-@click.option("--input", "input_path", required=True, type=click.Path(exists=True, path_type=Path),
-              help="An image (gray, RGB or RGBA; any size) or a folder of images.")
+@click.option(
+    "--checkpoint",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Run folder, checkpoint folder or colorizer.safetensors.",
+)
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="An image (gray, RGB or RGBA; any size) or a folder of images.",
+)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--decode", type=click.Choice(["annealed_mean", "mean", "mode"]), default=None,
-              help="Override the run's decoding (default: annealed mean).")
-@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Annealed-mean temperature (default: the run's, 0.38).")
-@click.option("--work-size", type=click.IntRange(0), default=256, show_default=True,
-              help="Shorter side the network sees (the colours are upsampled to full size); 0 = full size.")
+@click.option(
+    "--decode",
+    type=click.Choice(["annealed_mean", "mean", "mode"]),
+    default=None,
+    help="Override the run's decoding (default: annealed mean).",
+)
+@click.option(
+    "--temperature",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Annealed-mean temperature (default: the run's, 0.38).",
+)
+@click.option(
+    "--work-size",
+    type=click.IntRange(0),
+    default=256,
+    show_default=True,
+    help="Shorter side the network sees (the colours are upsampled to full size); 0 = full size.",
+)
 @click.option("--device", default="auto", show_default=True)
-def colorize_command(checkpoint: Path, input_path: Path, out_dir: Path, decode: str | None,
-                     temperature: float | None, work_size: int, device: str) -> None:
+def colorize_command(
+    checkpoint: Path,
+    input_path: Path,
+    out_dir: Path,
+    decode: str | None,
+    temperature: float | None,
+    work_size: int,
+    device: str,
+) -> None:
     """Colorize photos with a trained colorizer: same size, same lightness, predicted colours."""
     from dataclasses import replace
 

@@ -6,6 +6,7 @@
    (layout | real | synthesized variants, loss curves).
 Running it again resumes the run for another budget and rewrites the report.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,21 +19,47 @@ from imsynth.cli.options import SIZE
 
 
 @click.command("demo")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/demo"),
-              show_default=True, help="Folder for the dataset, the run and the report.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/demo"),
+    show_default=True,
+    help="Folder for the dataset, the run and the report.",
+)
 @click.option("--size", type=SIZE, default="128x256", show_default=True, help="HEIGHTxWIDTH of scenes and model.")
 @click.option("--train", "n_train", type=click.IntRange(1), default=400, show_default=True, help="Training scenes.")
 @click.option("--val", "n_val", type=click.IntRange(1), default=24, show_default=True, help="Held-out scenes.")
-@click.option("--minutes", type=click.FloatRange(min=0, min_open=True), default=12.0, show_default=True,
-              help="Training budget (wall clock).")
+@click.option(
+    "--minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=12.0,
+    show_default=True,
+    help="Training budget (wall clock).",
+)
 @click.option("--variants", type=click.IntRange(1), default=3, show_default=True, help="k images per layout.")
-@click.option("--width-multiplier", type=float, default=1 / 16, show_default=True,
-              help="Fraction of the paper's feature widths (1/16 trains on a laptop CPU).")
+@click.option(
+    "--width-multiplier",
+    type=float,
+    default=1 / 16,
+    show_default=True,
+    help="Fraction of the paper's feature widths (1/16 trains on a laptop CPU).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
-def demo_command(out_dir: Path, size: tuple[int, int], n_train: int, n_val: int, minutes: float, variants: int,
-                 width_multiplier: float, seed: int, device: str) -> None:
+def demo_command(
+    out_dir: Path,
+    size: tuple[int, int],
+    n_train: int,
+    n_val: int,
+    minutes: float,
+    variants: int,
+    width_multiplier: float,
+    seed: int,
+    device: str,
+) -> None:
     """Render street scenes, train a small CRN for a time budget, report synthesized photos."""
+    from imsynth.cli.train import run_training
     from imsynth.data.datasets import CityscapesPairs
     from imsynth.data.preview import contact_sheet
     from imsynth.data.streets import write_streets_dataset
@@ -41,15 +68,20 @@ def demo_command(out_dir: Path, size: tuple[int, int], n_train: int, n_val: int,
     from imsynth.models.crn import CRNConfig
     from imsynth.training import TrainConfig
     from imsynth.training.checkpoint import find_latest
-    from imsynth.cli.train import run_training
     from imsynth.utils.io import save_image
 
     start = time.perf_counter()
     data_root = out_dir / "streets"
     if not (data_root / "streets.json").is_file():
         click.echo(f"[1/3] rendering {n_train} + {n_val} street scenes at {size[0]}x{size[1]} into {data_root}")
-        write_streets_dataset(data_root, splits={"train": n_train, "val": n_val}, height=size[0], width=size[1],
-                              seed=seed, workers=os.cpu_count() or 1)
+        write_streets_dataset(
+            data_root,
+            splits={"train": n_train, "val": n_val},
+            height=size[0],
+            width=size[1],
+            seed=seed,
+            workers=os.cpu_count() or 1,
+        )
     else:
         click.echo(f"[1/3] using the street scenes already in {data_root}")
     save_image(out_dir / "contact_sheet.png", contact_sheet(data_root, "val", count=8))
@@ -61,13 +93,25 @@ def demo_command(out_dir: Path, size: tuple[int, int], n_train: int, n_val: int,
         model=CRNConfig(height=size[0], width=size[1], num_variants=variants, width_multiplier=width_multiplier),
         data=CRNDataConfig(root=str(data_root)),
     )
-    train = TrainConfig(out_dir=run_dir, max_steps=1_000_000, max_minutes=minutes, lr=2e-4, betas=(0.9, 0.999),
-                        seed=seed, device=device, num_workers=1, log_every=25, sample_every=250,
-                        checkpoint_every=500)
+    train = TrainConfig(
+        out_dir=run_dir,
+        max_steps=1_000_000,
+        max_minutes=minutes,
+        lr=2e-4,
+        betas=(0.9, 0.999),
+        seed=seed,
+        device=device,
+        num_workers=1,
+        log_every=25,
+        sample_every=250,
+        checkpoint_every=500,
+    )
     dataset = CityscapesPairs(data_root, "train", size=size, flip=True, seed=seed)
     run_training(CRNMethod(config), train, dataset, resume=resume)
 
     click.echo("[3/3] synthesizing the held-out layouts")
     report = write_run_report(run_dir, data_root, "val", count=6, variants=variants)
-    click.echo(f"contact sheet: {out_dir / 'contact_sheet.png'}\nreport: {report}\n"
-               f"done in {(time.perf_counter() - start) / 60:.1f} min")
+    click.echo(
+        f"contact sheet: {out_dir / 'contact_sheet.png'}\nreport: {report}\n"
+        f"done in {(time.perf_counter() - start) / 60:.1f} min"
+    )

@@ -7,6 +7,7 @@
 * ``imsynth compare RUN1 RUN2 ... --data D --segmenter SEG --out DIR`` scores several runs on the
   same layouts, with the real photos as the upper bound, in one table and one grid.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,22 +29,52 @@ SEGMENTER_BATCH_SIZE = 4
 def _metric_options(func):
     """Options shared by ``evaluate`` and ``compare``."""
     options = [
-        click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-                     help="Cityscapes-format dataset root with the test layouts and their real photos."),
+        click.option(
+            "--data",
+            required=True,
+            type=click.Path(exists=True, file_okay=False, path_type=Path),
+            help="Cityscapes-format dataset root with the test layouts and their real photos.",
+        ),
         click.option("--split", default="val", show_default=True, help="Split whose layouts are synthesized."),
-        click.option("--segmenter", "segmenter_path", type=click.Path(exists=True, path_type=Path), default=None,
-                     help="Run folder of `imsynth train segmenter` (FCN-score); without it no FCN-score."),
-        click.option("--count", type=click.IntRange(1), default=None,
-                     help="Use the first N layouts of the split (sorted by name); default all."),
-        click.option("--variants", type=click.IntRange(1), default=None,
-                     help="Variants synthesized per layout for the diversity score (default: all the model has)."),
-        click.option("--grid-rows", type=click.IntRange(1), default=6, show_default=True,
-                     help="Layouts shown in the report's image grid."),
-        click.option("--inception-weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="pytorch-fid's pt_inception-2015-12-05-6726825d.pth: also compute the true FID "
-                     "(or set $IMSYNTH_INCEPTION_WEIGHTS)."),
-        click.option("--fid", "require_fid", is_flag=True,
-                     help="Fail unless the FID Inception weights are found (default: FID only when they are)."),
+        click.option(
+            "--segmenter",
+            "segmenter_path",
+            type=click.Path(exists=True, path_type=Path),
+            default=None,
+            help="Run folder of `imsynth train segmenter` (FCN-score); without it no FCN-score.",
+        ),
+        click.option(
+            "--count",
+            type=click.IntRange(1),
+            default=None,
+            help="Use the first N layouts of the split (sorted by name); default all.",
+        ),
+        click.option(
+            "--variants",
+            type=click.IntRange(1),
+            default=None,
+            help="Variants synthesized per layout for the diversity score (default: all the model has).",
+        ),
+        click.option(
+            "--grid-rows",
+            type=click.IntRange(1),
+            default=6,
+            show_default=True,
+            help="Layouts shown in the report's image grid.",
+        ),
+        click.option(
+            "--inception-weights",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="pytorch-fid's pt_inception-2015-12-05-6726825d.pth: also compute the true FID "
+            "(or set $IMSYNTH_INCEPTION_WEIGHTS).",
+        ),
+        click.option(
+            "--fid",
+            "require_fid",
+            is_flag=True,
+            help="Fail unless the FID Inception weights are found (default: FID only when they are).",
+        ),
         click.option("--device", default="auto", show_default=True),
     ]
     for option in reversed(options):
@@ -58,9 +89,14 @@ def _settings(params: dict[str, Any]) -> EvaluationSettings:
 
     weights = params["inception_weights"] or os.environ.get(INCEPTION_ENV_VAR) or None
     return EvaluationSettings(
-        data_root=params["data"], split=params["split"], count=params["count"], variants=params["variants"],
-        segmenter=params["segmenter_path"], grid_rows=params["grid_rows"],
-        inception_weights=Path(weights) if weights else None, require_fid=params["require_fid"],
+        data_root=params["data"],
+        split=params["split"],
+        count=params["count"],
+        variants=params["variants"],
+        segmenter=params["segmenter_path"],
+        grid_rows=params["grid_rows"],
+        inception_weights=Path(weights) if weights else None,
+        require_fid=params["require_fid"],
         device=params["device"],
     )
 
@@ -75,16 +111,30 @@ def _known_errors() -> tuple[type[Exception], ...]:
 
 
 @click.command("evaluate")
-@click.option("--checkpoint", required=True, type=click.Path(exists=True, path_type=Path),
-              help="Run folder, checkpoint folder or generator.safetensors of a layout -> photo model.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where metrics.json and report.html go (default: RUN/evaluation_<split>).")
-@click.option("--synthesis-size", type=SIZE, default=None,
-              help="Synthesize at HEIGHTxWIDTH and resize the outputs to the layouts' size (e.g. 256x256 for "
-              "pix2pix trained on squashed square images).")
+@click.option(
+    "--checkpoint",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Run folder, checkpoint folder or generator.safetensors of a layout -> photo model.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where metrics.json and report.html go (default: RUN/evaluation_<split>).",
+)
+@click.option(
+    "--synthesis-size",
+    type=SIZE,
+    default=None,
+    help="Synthesize at HEIGHTxWIDTH and resize the outputs to the layouts' size (e.g. 256x256 for "
+    "pix2pix trained on squashed square images).",
+)
 @_metric_options
-def evaluate_command(checkpoint: Path, out_dir: Path | None, synthesis_size: tuple[int, int] | None,
-                     **params: Any) -> None:
+def evaluate_command(
+    checkpoint: Path, out_dir: Path | None, synthesis_size: tuple[int, int] | None, **params: Any
+) -> None:
     """Score one synthesis run: FCN-score, FLD-2 (and FID), PSNR/SSIM/feature distance, diversity.
 
     Writes OUT/metrics.json and OUT/report.html (metric table, training curves, image grids).
@@ -103,8 +153,13 @@ def evaluate_command(checkpoint: Path, out_dir: Path | None, synthesis_size: tup
 
 @click.command("compare")
 @click.argument("runs", nargs=-1, required=True)
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for metrics.json, table.md and report.html.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for metrics.json, table.md and report.html.",
+)
 @_metric_options
 def compare_command(runs: tuple[str, ...], out_dir: Path, **params: Any) -> None:
     """Score several runs on the same layouts in one table and one grid, real photos as the upper bound.
@@ -125,16 +180,31 @@ def compare_command(runs: tuple[str, ...], out_dir: Path, **params: Any) -> None
 
 @click.command("segmenter")
 @train_options
-@click.option("--size", type=SIZE, default="128x256", show_default=True,
-              help="Training HEIGHTxWIDTH; photos are resized to it (evaluation resizes to it as well).")
-@click.option("--width-multiplier", type=click.FloatRange(min=0, min_open=True), default=0.5, show_default=True,
-              help="Scales the widths (32, 64, 128, 128) of the backbone, ASPP and decoder.")
+@click.option(
+    "--size",
+    type=SIZE,
+    default="128x256",
+    show_default=True,
+    help="Training HEIGHTxWIDTH; photos are resized to it (evaluation resizes to it as well).",
+)
+@click.option(
+    "--width-multiplier",
+    type=click.FloatRange(min=0, min_open=True),
+    default=0.5,
+    show_default=True,
+    help="Scales the widths (32, 64, 128, 128) of the backbone, ASPP and decoder.",
+)
 @click.option("--label-space", default="cityscapes", show_default=True)
-@click.option("--val-split", default="val", show_default=True,
-              help="Real photos scored after training (RUN/val_metrics.json); '' skips it.")
+@click.option(
+    "--val-split",
+    default="val",
+    show_default=True,
+    help="Real photos scored after training (RUN/val_metrics.json); '' skips it.",
+)
 @click.pass_context
-def train_segmenter(ctx: click.Context, size: tuple[int, int], width_multiplier: float, label_space: str,
-                    val_split: str, **params: Any) -> None:
+def train_segmenter(
+    ctx: click.Context, size: tuple[int, int], width_multiplier: float, label_space: str, val_split: str, **params: Any
+) -> None:
     """Segmentation network for the FCN-score, trained on the REAL photos.
 
     Dilated residual backbone + ASPP + DeepLab v3+ decoder, per-pixel cross-entropy (ignore
@@ -157,13 +227,19 @@ def train_segmenter(ctx: click.Context, size: tuple[int, int], width_multiplier:
             data_root = resolve_streets(params["data"], size)
             space = get_label_space(label_space)
             config = SegmenterMethodConfig(
-                model=SegmenterConfig(num_classes=space.num_classes, width_multiplier=width_multiplier,
-                                      height=size[0], width=size[1]),
+                model=SegmenterConfig(
+                    num_classes=space.num_classes, width_multiplier=width_multiplier, height=size[0], width=size[1]
+                ),
                 data=SegmenterDataConfig(root=str(data_root), label_space=label_space, val_split=val_split),
             )
-        dataset = CityscapesPairs(config.data.root, config.data.split, config.data.label_space,
-                                  size=(config.model.height, config.model.width), flip=config.data.flip,
-                                  seed=train_config.seed)
+        dataset = CityscapesPairs(
+            config.data.root,
+            config.data.split,
+            config.data.label_space,
+            size=(config.model.height, config.model.width),
+            flip=config.data.flip,
+            seed=train_config.seed,
+        )
         method = SegmenterMethod(config)
     except (ValueError, DatasetError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -177,6 +253,8 @@ def train_segmenter(ctx: click.Context, size: tuple[int, int], width_multiplier:
     except (ValueError, DatasetError) as exc:
         click.echo(f"validation on real photos skipped: {exc}")
         return
-    click.echo(f"real photos of split '{split}' ({record['images']} images): mIoU {record['mean_iou']:.3f}, "
-               f"pixel accuracy {record['pixel_accuracy']:.3f}, mean class accuracy "
-               f"{record['mean_class_accuracy']:.3f} -> {train_config.out_dir / 'val_metrics.json'}")
+    click.echo(
+        f"real photos of split '{split}' ({record['images']} images): mIoU {record['mean_iou']:.3f}, "
+        f"pixel accuracy {record['pixel_accuracy']:.3f}, mean class accuracy "
+        f"{record['mean_class_accuracy']:.3f} -> {train_config.out_dir / 'val_metrics.json'}"
+    )

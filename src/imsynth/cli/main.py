@@ -1,4 +1,5 @@
 """The ``imsynth`` console command: one group, a subcommand per job (``imsynth --help``)."""
+
 from __future__ import annotations
 
 import click

@@ -1,4 +1,5 @@
 """Option types shared by the ``imsynth`` commands."""
+
 from __future__ import annotations
 
 import click

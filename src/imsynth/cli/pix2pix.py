@@ -6,6 +6,7 @@
   records how the outputs were made (dropout active or not, seed, step).
 * ``export`` -- write a pix2pix or CRN generator as ONNX and check it with ONNX Runtime.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,33 +23,70 @@ STREETS_SIZE = (256, 512)  # the embedded street scenes are rendered at this siz
 
 @click.command("pix2pix")
 @train_options
-@click.option("--dataset-mode", type=click.Choice(["cityscapes", "aligned", "paired"]), default="cityscapes",
-              show_default=True, help="cityscapes: colour-coded label map -> photo; aligned: A|B images; "
-              "paired: folders A/ and B/ matched by file name.")
+@click.option(
+    "--dataset-mode",
+    type=click.Choice(["cityscapes", "aligned", "paired"]),
+    default="cityscapes",
+    show_default=True,
+    help="cityscapes: colour-coded label map -> photo; aligned: A|B images; "
+    "paired: folders A/ and B/ matched by file name.",
+)
 @click.option("--data-b", default=None, help="paired mode: the folder of B images (default: DATA/B).")
 @click.option("--split", default="train", show_default=True, help="Subfolder (split) to train on, when present.")
 @click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), default="AtoB", show_default=True)
-@click.option("--generator", "generator_name", default="unet_256", show_default=True,
-              help="unet_256, unet_128, unet_<2^depth> (e.g. unet_32 for tiny models), resnet_9blocks, resnet_6blocks.")
+@click.option(
+    "--generator",
+    "generator_name",
+    default="unet_256",
+    show_default=True,
+    help="unet_256, unet_128, unet_<2^depth> (e.g. unet_32 for tiny models), resnet_9blocks, resnet_6blocks.",
+)
 @click.option("--ngf", type=click.IntRange(1), default=64, show_default=True, help="Generator base width.")
 @click.option("--ndf", type=click.IntRange(1), default=64, show_default=True, help="Discriminator base width.")
-@click.option("--n-layers-d", type=click.IntRange(0), default=3, show_default=True,
-              help="PatchGAN depth: 3 = 70x70 patches, 1 = 16x16, 5 = 286x286, 0 = 1x1 PixelGAN.")
+@click.option(
+    "--n-layers-d",
+    type=click.IntRange(0),
+    default=3,
+    show_default=True,
+    help="PatchGAN depth: 3 = 70x70 patches, 1 = 16x16, 5 = 286x286, 0 = 1x1 PixelGAN.",
+)
 @click.option("--norm", type=click.Choice(["batch", "instance"]), default="batch", show_default=True)
 @click.option("--no-dropout", is_flag=True, help="Remove the generator's dropout (its noise source).")
 @click.option("--gan-mode", type=click.Choice(["vanilla", "lsgan"]), default="vanilla", show_default=True)
 @click.option("--lambda-l1", type=click.FloatRange(min=0), default=100.0, show_default=True)
-@click.option("--load-size", type=click.IntRange(1), default=286, show_default=True,
-              help="Resize to this square first...")
-@click.option("--crop-size", type=click.IntRange(1), default=256, show_default=True,
-              help="...then random-crop this square (a multiple of the generator's size multiple).")
+@click.option(
+    "--load-size", type=click.IntRange(1), default=286, show_default=True, help="Resize to this square first..."
+)
+@click.option(
+    "--crop-size",
+    type=click.IntRange(1),
+    default=256,
+    show_default=True,
+    help="...then random-crop this square (a multiple of the generator's size multiple).",
+)
 @click.option("--no-flip", is_flag=True, help="No random horizontal flips.")
 @click.option("--label-space", default="cityscapes", show_default=True, help="cityscapes mode: the label colours.")
 @click.pass_context
-def train_pix2pix(ctx: click.Context, dataset_mode: str, data_b: str | None, split: str, direction: str,
-                  generator_name: str, ngf: int, ndf: int, n_layers_d: int, norm: str, no_dropout: bool,
-                  gan_mode: str, lambda_l1: float, load_size: int, crop_size: int, no_flip: bool,
-                  label_space: str, **params: Any) -> None:
+def train_pix2pix(
+    ctx: click.Context,
+    dataset_mode: str,
+    data_b: str | None,
+    split: str,
+    direction: str,
+    generator_name: str,
+    ngf: int,
+    ndf: int,
+    n_layers_d: int,
+    norm: str,
+    no_dropout: bool,
+    gan_mode: str,
+    lambda_l1: float,
+    load_size: int,
+    crop_size: int,
+    no_flip: bool,
+    label_space: str,
+    **params: Any,
+) -> None:
     """pix2pix: conditional GAN + L1 translation, U-Net generator vs PatchGAN (Isola 2017).
 
     --data is a Cityscapes-format root or 'streets' (--dataset-mode cityscapes), a folder of
@@ -79,17 +117,28 @@ def train_pix2pix(ctx: click.Context, dataset_mode: str, data_b: str | None, spl
         else:
             if params["data"] == "streets" and dataset_mode != "cityscapes":
                 raise click.UsageError("--data streets needs --dataset-mode cityscapes")
-            root = resolve_streets(params["data"], STREETS_SIZE) if dataset_mode == "cityscapes" \
+            root = (
+                resolve_streets(params["data"], STREETS_SIZE)
+                if dataset_mode == "cityscapes"
                 else _existing(params["data"])
-            generator = generator_config_from_name(generator_name, ngf=ngf, norm=norm,
-                                                   dropout=0.0 if no_dropout else 0.5)
+            )
+            generator = generator_config_from_name(
+                generator_name, ngf=ngf, norm=norm, dropout=0.0 if no_dropout else 0.5
+            )
             config = Pix2PixMethodConfig(
                 model=Pix2PixModelConfig(generator, DiscriminatorConfig(ndf=ndf, n_layers=n_layers_d, norm=norm)),
                 loss=GANLossConfig(gan_mode=gan_mode, lambda_l1=lambda_l1),  # type: ignore[arg-type]
-                data=Pix2PixDataConfig(mode=dataset_mode,  # type: ignore[arg-type]
-                                       root=str(root), root_b=data_b or "", split=split,
-                                       direction=direction, label_space=label_space,  # type: ignore[arg-type]
-                                       load_size=load_size, crop_size=crop_size, flip=not no_flip),
+                data=Pix2PixDataConfig(
+                    mode=dataset_mode,  # type: ignore[arg-type]
+                    root=str(root),
+                    root_b=data_b or "",
+                    split=split,
+                    direction=direction,
+                    label_space=label_space,  # type: ignore[arg-type]
+                    load_size=load_size,
+                    crop_size=crop_size,
+                    flip=not no_flip,
+                ),
             )
         dataset = build_dataset(config.data, seed=train_config.seed)
         method = Pix2PixMethod(config)
@@ -108,21 +157,52 @@ def _existing(data: str | None) -> Path:
 
 
 @click.command("translate")
-@click.option("--checkpoint", required=True, type=click.Path(exists=True, path_type=Path),
-              help="pix2pix run folder, checkpoint folder or generator.safetensors.")
-@click.option("--input", "input_path", required=True, type=click.Path(exists=True, path_type=Path),
-              help="An image or a folder of images (label -> photo models: label maps, colour or ids).")
+@click.option(
+    "--checkpoint",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="pix2pix run folder, checkpoint folder or generator.safetensors.",
+)
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="An image or a folder of images (label -> photo models: label maps, colour or ids).",
+)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--variants", type=click.IntRange(1), default=1, show_default=True,
-              help="Outputs per input (they differ by their dropout noise).")
-@click.option("--test-dropout/--no-test-dropout", default=True, show_default=True,
-              help="The paper's test mode (dropout on, batch statistics) or deterministic eval mode.")
+@click.option(
+    "--variants",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Outputs per input (they differ by their dropout noise).",
+)
+@click.option(
+    "--test-dropout/--no-test-dropout",
+    default=True,
+    show_default=True,
+    help="The paper's test mode (dropout on, batch statistics) or deterministic eval mode.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the dropout noise.")
 @click.option("--device", default="auto", show_default=True)
-@click.option("--color-tolerance", type=float, default=40.0, show_default=True,
-              help="Label maps: largest RGB distance snapped to a palette colour.")
-def translate_command(checkpoint: Path, input_path: Path, out_dir: Path, variants: int, test_dropout: bool,
-                      seed: int, device: str, color_tolerance: float) -> None:
+@click.option(
+    "--color-tolerance",
+    type=float,
+    default=40.0,
+    show_default=True,
+    help="Label maps: largest RGB distance snapped to a palette colour.",
+)
+def translate_command(
+    checkpoint: Path,
+    input_path: Path,
+    out_dir: Path,
+    variants: int,
+    test_dropout: bool,
+    seed: int,
+    device: str,
+    color_tolerance: float,
+) -> None:
     """Translate images with a pix2pix checkpoint (outputs keep the input size).
 
     Writes NAME.png (NAME_v<j>.png for several variants) and NAME.json recording the checkpoint,
@@ -148,9 +228,17 @@ def translate_command(checkpoint: Path, input_path: Path, out_dir: Path, variant
             names = [f"{path.stem}.png"] if variants == 1 else [f"{path.stem}_v{j}.png" for j in range(variants)]
             for name, image in zip(names, outputs):
                 save_image(out_dir / name, image)
-            write_json(out_dir / f"{path.stem}.json", {
-                **model.metadata, "input": str(path), "input_kind": "label map" if labels else "image",
-                "outputs": names, "height": int(outputs.shape[1]), "width": int(outputs.shape[2])})
+            write_json(
+                out_dir / f"{path.stem}.json",
+                {
+                    **model.metadata,
+                    "input": str(path),
+                    "input_kind": "label map" if labels else "image",
+                    "outputs": names,
+                    "height": int(outputs.shape[1]),
+                    "width": int(outputs.shape[2]),
+                },
+            )
     except (CheckpointError, LabelDecodeError, DatasetError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     mode = "dropout active (paper's test mode)" if test_dropout else "eval mode, no dropout"
@@ -158,11 +246,19 @@ def translate_command(checkpoint: Path, input_path: Path, out_dir: Path, variant
 
 
 @click.command("export")
-@click.option("--checkpoint", required=True, type=click.Path(exists=True, path_type=Path),
-              help="pix2pix or CRN run folder, checkpoint folder or generator.safetensors.")
+@click.option(
+    "--checkpoint",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="pix2pix or CRN run folder, checkpoint folder or generator.safetensors.",
+)
 @click.option("--onnx", "onnx_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--size", type=SIZE, default=None,
-              help="pix2pix: example HEIGHTxWIDTH to trace (default: the training crop); H, W stay dynamic.")
+@click.option(
+    "--size",
+    type=SIZE,
+    default=None,
+    help="pix2pix: example HEIGHTxWIDTH to trace (default: the training crop); H, W stay dynamic.",
+)
 @click.option("--opset", type=click.IntRange(9), default=17, show_default=True)
 @click.option("--verify/--no-verify", default=True, show_default=True, help="Compare with ONNX Runtime.")
 def export_command(checkpoint: Path, onnx_path: Path, size: tuple[int, int] | None, opset: int, verify: bool) -> None:
@@ -174,11 +270,14 @@ def export_command(checkpoint: Path, onnx_path: Path, size: tuple[int, int] | No
 
         result = export_onnx(checkpoint, onnx_path, size=size, opset=opset, verify=verify)
     except ImportError as exc:
-        raise click.ClickException(f"{exc}; install the export extra: pip install 'imsynth[export]' "
-                                   "(onnx, onnxruntime)") from None
+        raise click.ClickException(
+            f"{exc}; install the export extra: pip install 'imsynth[export]' (onnx, onnxruntime)"
+        ) from None
     except (CheckpointError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     check = "" if result.max_abs_diff is None else f" | ONNX Runtime max abs diff {result.max_abs_diff:.2e}"
-    click.echo(f"exported {result.method} generator to {result.path} (input {result.input_name!r}, "
-               f"example {'x'.join(map(str, result.example_shape))}){check}")
+    click.echo(
+        f"exported {result.method} generator to {result.path} (input {result.input_name!r}, "
+        f"example {'x'.join(map(str, result.example_shape))}){check}"
+    )
     click.echo(json.dumps({k: v for k, v in result.metadata.items() if k != "imsynth_checkpoint"}))

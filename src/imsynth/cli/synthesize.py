@@ -1,4 +1,5 @@
 """``imsynth synthesize``: label maps in, photographs out, from a checkpoint alone."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,16 +8,26 @@ import click
 
 
 @click.command("synthesize")
-@click.option("--checkpoint", required=True, type=click.Path(exists=True, path_type=Path),
-              help="Run folder, checkpoint folder or generator.safetensors.")
-@click.option("--labels", "labels_path", required=True, type=click.Path(exists=True, path_type=Path),
-              help="A label map (colour-coded or ids, any size) or a folder of them.")
+@click.option(
+    "--checkpoint",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Run folder, checkpoint folder or generator.safetensors.",
+)
+@click.option(
+    "--labels",
+    "labels_path",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="A label map (colour-coded or ids, any size) or a folder of them.",
+)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--variants", type=click.IntRange(1), default=None, help="Write only the first k variants.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--color-tolerance", type=float, default=40.0, show_default=True)
-def synthesize_command(checkpoint: Path, labels_path: Path, out_dir: Path, variants: int | None, device: str,
-                       color_tolerance: float) -> None:
+def synthesize_command(
+    checkpoint: Path, labels_path: Path, out_dir: Path, variants: int | None, device: str, color_tolerance: float
+) -> None:
     """Synthesize photographs (all k variants and a grid per layout) with a trained CRN (or any layout-to-photo model)."""
     from imsynth.data.labels import LabelDecodeError
     from imsynth.inference.crn import list_label_maps, synthesize_files
@@ -29,4 +40,6 @@ def synthesize_command(checkpoint: Path, labels_path: Path, out_dir: Path, varia
         written = synthesize_files(synthesizer, paths, out_dir, variants=variants, tolerance=color_tolerance)
     except (CheckpointError, LabelDecodeError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"synthesized {len(written)} layout(s) x {variants or synthesizer.num_variants} variant(s) into {out_dir}")
+    click.echo(
+        f"synthesized {len(written)} layout(s) x {variants or synthesizer.num_variants} variant(s) into {out_dir}"
+    )

@@ -5,6 +5,7 @@ and the optimisation / hardware / logging settings of :class:`~imsynth.training.
 A resumed run takes its whole config from ``RUN_DIR/config.yaml``; only run-control options
 given on the command line (``--max-steps``, ``--max-minutes``, logging, workers, device) change.
 """
+
 from __future__ import annotations
 
 import functools
@@ -19,38 +20,75 @@ from imsynth.cli.options import SIZE
 
 # Options that map 1:1 onto TrainConfig fields (CLI name -> field).
 _TRAIN_FIELDS = {
-    "max_steps": "max_steps", "max_minutes": "max_minutes", "batch_size": "batch_size", "lr": "lr",
-    "seed": "seed", "device": "device", "amp": "amp", "channels_last": "channels_last",
-    "workers": "num_workers", "log_every": "log_every", "sample_every": "sample_every",
-    "checkpoint_every": "checkpoint_every", "deterministic": "deterministic", "compile": "compile",
+    "max_steps": "max_steps",
+    "max_minutes": "max_minutes",
+    "batch_size": "batch_size",
+    "lr": "lr",
+    "seed": "seed",
+    "device": "device",
+    "amp": "amp",
+    "channels_last": "channels_last",
+    "workers": "num_workers",
+    "log_every": "log_every",
+    "sample_every": "sample_every",
+    "checkpoint_every": "checkpoint_every",
+    "deterministic": "deterministic",
+    "compile": "compile",
 }
 
 
 def train_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Decorate a ``train <method>`` command with the options every method shares."""
     options = [
-        click.option("--data", default=None, help="Dataset root in the layout this method reads (Cityscapes "
-                     "format for crn and segmenter; also aligned A|B or A/ B/ folders for pix2pix; a photo "
-                     "folder for the colorizer), or 'streets' for the embedded procedural street scenes "
-                     "(rendered once into a cache)."),
-        click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-                     help="Run folder (config, checkpoints, logs, samples)."),
-        click.option("--resume", "resume_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
-                     default=None, help="Continue the run in this folder with its saved config."),
+        click.option(
+            "--data",
+            default=None,
+            help="Dataset root in the layout this method reads (Cityscapes "
+            "format for crn and segmenter; also aligned A|B or A/ B/ folders for pix2pix; a photo "
+            "folder for the colorizer), or 'streets' for the embedded procedural street scenes "
+            "(rendered once into a cache).",
+        ),
+        click.option(
+            "--out",
+            "out_dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help="Run folder (config, checkpoints, logs, samples).",
+        ),
+        click.option(
+            "--resume",
+            "resume_dir",
+            type=click.Path(file_okay=False, exists=True, path_type=Path),
+            default=None,
+            help="Continue the run in this folder with its saved config.",
+        ),
         click.option("--max-steps", type=click.IntRange(1), default=100_000, show_default=True),
-        click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
-                     help="Wall-clock budget; a final checkpoint is saved when it runs out."),
+        click.option(
+            "--max-minutes",
+            type=click.FloatRange(min=0, min_open=True),
+            default=None,
+            help="Wall-clock budget; a final checkpoint is saved when it runs out.",
+        ),
         click.option("--batch-size", type=click.IntRange(1), default=1, show_default=True),
         click.option("--lr", type=float, default=None, help="Learning rate (default: the method's paper value)."),
         click.option("--seed", type=int, default=0, show_default=True),
         click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N"),
         click.option("--amp/--no-amp", default=True, show_default=True, help="Mixed precision (CUDA only)."),
         click.option("--channels-last/--no-channels-last", default=False, show_default=True),
-        click.option("--compile/--no-compile", default=False, show_default=True,
-                     help="torch.compile the networks (slow first steps, then faster; same results)."),
+        click.option(
+            "--compile/--no-compile",
+            default=False,
+            show_default=True,
+            help="torch.compile the networks (slow first steps, then faster; same results).",
+        ),
         click.option("--deterministic", is_flag=True, help="Deterministic algorithms (bitwise resume on CPU)."),
-        click.option("--workers", type=click.IntRange(0), default=min(4, os.cpu_count() or 1) - 1,
-                     show_default=True, help="Data-loading worker processes."),
+        click.option(
+            "--workers",
+            type=click.IntRange(0),
+            default=min(4, os.cpu_count() or 1) - 1,
+            show_default=True,
+            help="Data-loading worker processes.",
+        ),
         click.option("--log-every", type=click.IntRange(1), default=25, show_default=True),
         click.option("--sample-every", type=click.IntRange(1), default=500, show_default=True),
         click.option("--checkpoint-every", type=click.IntRange(1), default=1000, show_default=True),
@@ -74,8 +112,9 @@ def make_train_config(ctx: click.Context, params: dict[str, Any], *, lr: float, 
         for option, field in _TRAIN_FIELDS.items():
             if _explicit(ctx, option):
                 if field not in RESUMABLE_TRAIN_FIELDS:
-                    raise click.UsageError(f"--{option.replace('_', '-')} cannot change when resuming "
-                                           f"(it changes the training trajectory)")
+                    raise click.UsageError(
+                        f"--{option.replace('_', '-')} cannot change when resuming (it changes the training trajectory)"
+                    )
                 setattr(train, field, params[option])
         train.out_dir = params["resume_dir"]
         return train
@@ -110,8 +149,13 @@ def resolve_streets(data: str | None, size: tuple[int, int], n_train: int = 500,
         from imsynth.data.streets import write_streets_dataset
 
         click.echo(f"rendering the embedded street dataset into {root} (once)")
-        write_streets_dataset(root, splits={"train": n_train, "val": n_val}, height=size[0], width=size[1],
-                              workers=max(1, (os.cpu_count() or 1)))
+        write_streets_dataset(
+            root,
+            splits={"train": n_train, "val": n_val},
+            height=size[0],
+            width=size[1],
+            workers=max(1, (os.cpu_count() or 1)),
+        )
     return root
 
 
@@ -142,22 +186,54 @@ def train_group() -> None:
 
 @train_group.command("crn")
 @train_options
-@click.option("--size", type=SIZE, default="256x512", show_default=True,
-              help="Output HEIGHTxWIDTH: base 4x8 times a power of two (7 modules at 256x512).")
-@click.option("--variants", type=click.IntRange(1), default=9, show_default=True,
-              help="k images per layout (diversity loss when k > 1; paper: 9).")
-@click.option("--width-multiplier", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
-              help="Scales the paper's feature widths (e.g. 0.0625 for a small CPU model).")
-@click.option("--backbone", type=click.Choice(["auto", "vgg19", "efficientnet_lite0", "efficientnet_lite2"]),
-              default="auto", show_default=True,
-              help="Loss network: VGG-19 when its weights are found, else EfficientNet-Lite0 (offline).")
-@click.option("--vgg-weights", type=click.Path(dir_okay=False, exists=True), default=None,
-              help="torchvision-format VGG-19 weights (vgg19-dcbb9e9d.pth).")
+@click.option(
+    "--size",
+    type=SIZE,
+    default="256x512",
+    show_default=True,
+    help="Output HEIGHTxWIDTH: base 4x8 times a power of two (7 modules at 256x512).",
+)
+@click.option(
+    "--variants",
+    type=click.IntRange(1),
+    default=9,
+    show_default=True,
+    help="k images per layout (diversity loss when k > 1; paper: 9).",
+)
+@click.option(
+    "--width-multiplier",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Scales the paper's feature widths (e.g. 0.0625 for a small CPU model).",
+)
+@click.option(
+    "--backbone",
+    type=click.Choice(["auto", "vgg19", "efficientnet_lite0", "efficientnet_lite2"]),
+    default="auto",
+    show_default=True,
+    help="Loss network: VGG-19 when its weights are found, else EfficientNet-Lite0 (offline).",
+)
+@click.option(
+    "--vgg-weights",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="torchvision-format VGG-19 weights (vgg19-dcbb9e9d.pth).",
+)
 @click.option("--label-space", default="cityscapes", show_default=True)
 @click.option("--activation-checkpointing", is_flag=True, help="Recompute activations: less memory, more time.")
 @click.pass_context
-def train_crn(ctx: click.Context, size: tuple[int, int], variants: int, width_multiplier: float, backbone: str,
-              vgg_weights: str | None, label_space: str, activation_checkpointing: bool, **params: Any) -> None:
+def train_crn(
+    ctx: click.Context,
+    size: tuple[int, int],
+    variants: int,
+    width_multiplier: float,
+    backbone: str,
+    vgg_weights: str | None,
+    label_space: str,
+    activation_checkpointing: bool,
+    **params: Any,
+) -> None:
     """Cascaded Refinement Network (Chen & Koltun 2017): label map -> k photographs."""
     from imsynth.data.datasets import CityscapesPairs, DatasetError
     from imsynth.data.labels import get_label_space
@@ -174,14 +250,25 @@ def train_crn(ctx: click.Context, size: tuple[int, int], variants: int, width_mu
             data_root = resolve_streets(params["data"], size)
             space = get_label_space(label_space)
             config = CRNMethodConfig(
-                model=CRNConfig(height=size[0], width=size[1], num_classes=space.num_classes, num_variants=variants,
-                                width_multiplier=width_multiplier, activation_checkpointing=activation_checkpointing),
+                model=CRNConfig(
+                    height=size[0],
+                    width=size[1],
+                    num_classes=space.num_classes,
+                    num_variants=variants,
+                    width_multiplier=width_multiplier,
+                    activation_checkpointing=activation_checkpointing,
+                ),
                 loss=PerceptualLossConfig(backbone=backbone, vgg_weights=vgg_weights),
                 data=CRNDataConfig(root=str(data_root), label_space=label_space),
             )
-        dataset = CityscapesPairs(config.data.root, config.data.split, config.data.label_space,
-                                  size=(config.model.height, config.model.width), flip=config.data.flip,
-                                  seed=train_config.seed)
+        dataset = CityscapesPairs(
+            config.data.root,
+            config.data.split,
+            config.data.label_space,
+            size=(config.model.height, config.model.width),
+            flip=config.data.flip,
+            seed=train_config.seed,
+        )
         method = CRNMethod(config)
     except (ValueError, DatasetError, WeightsNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None

@@ -5,6 +5,7 @@
 * :mod:`~imsynth.color.encoding` -- soft encoding of targets, annealed-mean decoding;
 * :mod:`~imsynth.color.prior` -- the empirical colour prior and class-rebalancing weights.
 """
+
 from imsynth.color.bins import GAMUT_BIN_COUNTS, QuantizationConfig, ab_bins, gamut_bins, uniform_bins
 from imsynth.color.encoding import decode_ab, nearest_bin, soft_encode
 from imsynth.color.lab import L_CENTER, centered_lightness, fit_to_gamut, lab_to_rgb, rgb_to_lab

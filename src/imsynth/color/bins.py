@@ -27,6 +27,7 @@ unbounded grid: 322) but have no better justification, so they are not offered.
 ``grid="uniform18"`` is the simpler variant of a Julia (Knet) re-implementation: an 18 x 18
 grid over a, b in [-110, 110] (cell size 220/18), all 324 bins kept.
 """
+
 from __future__ import annotations
 
 import functools

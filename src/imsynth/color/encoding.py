@@ -12,6 +12,7 @@
 
 Shapes: ab maps ``(N, 2, H, W)``, distributions ``(N, Q, H, W)``, bin centres ``(Q, 2)``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,8 +21,15 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-__all__ = ["DecodeMode", "DecodeConfig", "squared_distances", "nearest_bin", "soft_encode", "annealed_softmax",
-           "decode_ab"]
+__all__ = [
+    "DecodeMode",
+    "DecodeConfig",
+    "squared_distances",
+    "nearest_bin",
+    "soft_encode",
+    "annealed_softmax",
+    "decode_ab",
+]
 
 DecodeMode = Literal["annealed_mean", "mean", "mode"]
 
@@ -57,7 +65,7 @@ def soft_encode(ab: Tensor, centers: Tensor, neighbors: int = 5, sigma: float = 
     nearest, indices = distances.topk(min(neighbors, centers.shape[0]), dim=1, largest=False)
     # Subtracting the nearest distance before exponentiating changes nothing after the
     # normalisation but keeps far-away colours (d >> sigma) from underflowing to 0 / 0.
-    weights = torch.exp(-(nearest - nearest[:, :1]) / (2.0 * sigma ** 2))
+    weights = torch.exp(-(nearest - nearest[:, :1]) / (2.0 * sigma**2))
     weights = weights / weights.sum(dim=1, keepdim=True)
     return torch.zeros_like(distances).scatter_(1, indices, weights)
 
@@ -69,8 +77,7 @@ def annealed_softmax(logits: Tensor, temperature: float) -> Tensor:
     return torch.softmax(logits.float() / temperature, dim=1)
 
 
-def decode_ab(logits: Tensor, centers: Tensor, mode: DecodeMode = "annealed_mean",
-              temperature: float = 0.38) -> Tensor:
+def decode_ab(logits: Tensor, centers: Tensor, mode: DecodeMode = "annealed_mean", temperature: float = 0.38) -> Tensor:
     """Predicted ab ``(N, 2, h, w)`` from class logits ``(N, Q, h, w)`` (Sec. 2.3, Eq. 5)."""
     centers = centers.to(device=logits.device, dtype=torch.float32)
     if mode == "mode":

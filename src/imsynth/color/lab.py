@@ -13,6 +13,7 @@ Tensors are channel-first: ``(..., 3, H, W)`` RGB in [0, 1] <-> ``(..., 3, H, W)
 :func:`fit_to_gamut` pulls predicted colours into the sRGB gamut by shrinking their chroma, which
 keeps ``L`` (and the hue) exactly, so a colorized photo keeps the lightness of its input.
 """
+
 from __future__ import annotations
 
 import torch
@@ -32,11 +33,14 @@ __all__ = [
 L_CENTER = 50.0
 
 # sRGB primaries with a D65 white (IEC 61966-2-1), rows give X, Y, Z.
-_RGB_TO_XYZ = torch.tensor([
-    [0.412453, 0.357580, 0.180423],
-    [0.212671, 0.715160, 0.072169],
-    [0.019334, 0.119193, 0.950227],
-], dtype=torch.float64)
+_RGB_TO_XYZ = torch.tensor(
+    [
+        [0.412453, 0.357580, 0.180423],
+        [0.212671, 0.715160, 0.072169],
+        [0.019334, 0.119193, 0.950227],
+    ],
+    dtype=torch.float64,
+)
 _XYZ_TO_RGB = torch.linalg.inv(_RGB_TO_XYZ)
 # The D65 white point (X, Y, Z) for the 2-degree observer.
 _WHITE_D65 = torch.tensor([0.95047, 1.0, 1.08883], dtype=torch.float64)
@@ -60,16 +64,15 @@ def srgb_to_linear(rgb: Tensor) -> Tensor:
 
 def linear_to_srgb(linear: Tensor) -> Tensor:
     """Apply the sRGB transfer curve (linear light in [0, 1] -> encoded values)."""
-    return torch.where(linear <= 0.0031308, 12.92 * linear,
-                       1.055 * linear.clamp(min=0.0031308) ** (1.0 / 2.4) - 0.055)
+    return torch.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear.clamp(min=0.0031308) ** (1.0 / 2.4) - 0.055)
 
 
 def _f(t: Tensor) -> Tensor:
-    return torch.where(t > _DELTA ** 3, t.clamp(min=_DELTA ** 3) ** (1.0 / 3.0), t / (3 * _DELTA ** 2) + 4.0 / 29.0)
+    return torch.where(t > _DELTA**3, t.clamp(min=_DELTA**3) ** (1.0 / 3.0), t / (3 * _DELTA**2) + 4.0 / 29.0)
 
 
 def _f_inverse(t: Tensor) -> Tensor:
-    return torch.where(t > _DELTA, t ** 3, 3 * _DELTA ** 2 * (t - 4.0 / 29.0))
+    return torch.where(t > _DELTA, t**3, 3 * _DELTA**2 * (t - 4.0 / 29.0))
 
 
 def rgb_to_lab(rgb: Tensor) -> Tensor:

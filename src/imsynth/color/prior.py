@@ -17,6 +17,7 @@ also scaled to ``E_p[w] = 1``: gentler, so its colours are less vivid.
 :class:`ColorPrior` holds the counts, is computed over a dataset by :func:`compute_prior`
 (``imsynth prior``) and is saved as ``PRIOR_DIR/prior.json``.
 """
+
 from __future__ import annotations
 
 import json
@@ -79,7 +80,7 @@ def smooth_distribution(p: Tensor, centers: Tensor, sigma: float = 5.0) -> Tenso
     """``p~``: ``p`` filtered by a Gaussian of ``sigma`` over the bin centres, renormalised to sum 1."""
     p = p.double()
     distances = torch.cdist(centers.double(), centers.double()) ** 2
-    kernel = torch.exp(-distances / (2.0 * sigma ** 2))
+    kernel = torch.exp(-distances / (2.0 * sigma**2))
     smoothed = kernel @ p
     return smoothed / smoothed.sum()
 
@@ -134,18 +135,31 @@ class ColorPrior:
     def check_bins(self, centers: Tensor) -> None:
         """Raise ``ValueError`` unless the prior was computed on exactly these bin centres."""
         if torch.tensor(self.bin_centers).shape != centers.shape or not torch.allclose(
-                torch.tensor(self.bin_centers, dtype=torch.float32), centers.float()):
-            raise ValueError(f"the prior was computed on other ab bins ({len(self.bin_centers)} bins, "
-                             f"grid {self.quantization.grid!r}, rule {self.quantization.gamut_rule!r}) "
-                             f"than the model uses ({centers.shape[0]} bins); recompute it")
+            torch.tensor(self.bin_centers, dtype=torch.float32), centers.float()
+        ):
+            raise ValueError(
+                f"the prior was computed on other ab bins ({len(self.bin_centers)} bins, "
+                f"grid {self.quantization.grid!r}, rule {self.quantization.gamut_rule!r}) "
+                f"than the model uses ({centers.shape[0]} bins); recompute it"
+            )
 
     def save(self, folder: str | Path) -> Path:
         """Write ``folder/prior.json`` (atomically); returns its path."""
         path = Path(folder) / PRIOR_FILE
-        write_json(path, {"format": _FORMAT, "version": 1, "quantization": to_dict(self.quantization),
-                          "images": self.images, "images_without_color": self.images_without_color,
-                          "source": self.source, "bin_centers": self.bin_centers, "counts": self.counts,
-                          "probabilities": self.probabilities.tolist()})
+        write_json(
+            path,
+            {
+                "format": _FORMAT,
+                "version": 1,
+                "quantization": to_dict(self.quantization),
+                "images": self.images,
+                "images_without_color": self.images_without_color,
+                "source": self.source,
+                "bin_centers": self.bin_centers,
+                "counts": self.counts,
+                "probabilities": self.probabilities.tolist(),
+            },
+        )
         return path
 
     @classmethod
@@ -158,9 +172,14 @@ class ColorPrior:
         data: dict[str, Any] = json.loads(path.read_text())
         if data.get("format") != _FORMAT:
             raise ValueError(f"{path} is not an imsynth colour prior")
-        return cls(quantization=from_dict(QuantizationConfig, data["quantization"]), counts=data["counts"],
-                   images=data["images"], images_without_color=data["images_without_color"],
-                   source=data.get("source", ""), bin_centers=data["bin_centers"])
+        return cls(
+            quantization=from_dict(QuantizationConfig, data["quantization"]),
+            counts=data["counts"],
+            images=data["images"],
+            images_without_color=data["images_without_color"],
+            source=data.get("source", ""),
+            bin_centers=data["bin_centers"],
+        )
 
 
 def compute_prior(images: Iterable[Tensor], quantization: QuantizationConfig, source: str = "") -> ColorPrior:

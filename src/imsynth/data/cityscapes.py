@@ -12,6 +12,7 @@ A Cityscapes-format dataset root holds photos and label maps side by side::
 :func:`find_pairs` returns just the matched :class:`CityscapesSample` list. Both are sorted,
 so two scans of the same tree give the same order.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

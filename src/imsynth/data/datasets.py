@@ -16,6 +16,7 @@ Conventions shared by all datasets:
 
 Problems raise :class:`DatasetError` (a ``ValueError``) naming the offending folder or file.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -77,8 +78,10 @@ def list_images(folder: Path, recursive: bool) -> list[Path]:
     """Image files (by extension, any case) under ``folder``, hidden files skipped, sorted."""
     candidates = folder.rglob("*") if recursive else folder.iterdir()
     found = [
-        p for p in candidates
-        if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+        p
+        for p in candidates
+        if p.suffix.lower() in IMAGE_EXTENSIONS
+        and p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     ]
     return sorted(found)
@@ -212,8 +215,11 @@ class CityscapesPairs(SeededDataset):
             )
         geometry = self.geometry(index, image.shape[:2], sample.image_path)
         ids = apply_to_label(ids, geometry)
-        return {"image": uint8_to_tensor(apply_to_image(image, geometry)), **_label_tensors(self.label_space, ids),
-                "name": sample.stem}
+        return {
+            "image": uint8_to_tensor(apply_to_image(image, geometry)),
+            **_label_tensors(self.label_space, ids),
+            "name": sample.stem,
+        }
 
 
 # ------------------------------------------------------------------------------ pix2pix pairs
@@ -231,8 +237,11 @@ class _ABPairs(SeededDataset):
         if self.direction == "BtoA":
             a, b = b, a
         geometry = self.geometry(index, a.shape[:2], path)
-        return {"A": uint8_to_tensor(apply_to_image(a, geometry)), "B": uint8_to_tensor(apply_to_image(b, geometry)),
-                "name": name}
+        return {
+            "A": uint8_to_tensor(apply_to_image(a, geometry)),
+            "B": uint8_to_tensor(apply_to_image(b, geometry)),
+            "name": name,
+        }
 
 
 class AlignedPairs(_ABPairs):
@@ -313,8 +322,11 @@ class PairedFolders(_ABPairs):
         only_a = sorted(by_stem_a.keys() - by_stem_b.keys())
         only_b = sorted(by_stem_b.keys() - by_stem_a.keys())
         if (only_a or only_b) and not skip_unmatched:
-            parts = [f"{len(names)} only in {root} ({_first(names)})"
-                     for names, root in ((only_a, self.root_a), (only_b, self.root_b)) if names]
+            parts = [
+                f"{len(names)} only in {root} ({_first(names)})"
+                for names, root in ((only_a, self.root_a), (only_b, self.root_b))
+                if names
+            ]
             raise DatasetError(
                 f"unmatched pairs: {'; '.join(parts)}. Pass skip_unmatched=True to use the matched ones."
             )

@@ -5,6 +5,7 @@ Cityscapes-format dataset roots (recognised by ``leftImg8bit/``, ``gtFine/`` or 
 dataset roots it also pairs photos with maps and compares their sizes. The result is an
 :class:`InspectionReport`; :func:`run_inspect` prints it and turns it into an exit code.
 """
+
 from __future__ import annotations
 
 import sys
@@ -128,8 +129,11 @@ class _MapTask:
 def _label_maps_in(folder: Path) -> list[_MapTask]:
     """Label maps under ``folder``: image files, minus Cityscapes side files; labelIds beat colour maps."""
     files = sorted(
-        p for p in folder.rglob("*")
-        if p.suffix.lower() in LABEL_FILE_EXTENSIONS and p.is_file() and not p.name.endswith(_NOT_LABEL_MAPS)
+        p
+        for p in folder.rglob("*")
+        if p.suffix.lower() in LABEL_FILE_EXTENSIONS
+        and p.is_file()
+        and not p.name.endswith(_NOT_LABEL_MAPS)
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
     with_ids = {(p.parent, parsed[0]) for p in files if (parsed := parse_label_name(p)) and parsed[1] == "ids"}
@@ -207,11 +211,14 @@ def _inspect_map(task: _MapTask, space: LabelSpace, tolerance: float) -> tuple[M
             problems.append(Problem(task.photo, "unreadable", f"photo is not a readable image ({exc})"))
         else:
             if photo_size != ids.shape:
-                problems.append(Problem(
-                    task.path, "size mismatch",
-                    f"label map is {ids.shape[0]}x{ids.shape[1]} (HxW) but its photo {task.photo} is "
-                    f"{photo_size[0]}x{photo_size[1]}",
-                ))
+                problems.append(
+                    Problem(
+                        task.path,
+                        "size mismatch",
+                        f"label map is {ids.shape[0]}x{ids.shape[1]} (HxW) but its photo {task.photo} is "
+                        f"{photo_size[0]}x{photo_size[1]}",
+                    )
+                )
     return summary, problems
 
 
@@ -227,8 +234,9 @@ def inspect_paths(
     space = get_label_space(label_space)
     report = InspectionReport(space.name)
     tasks = _collect(paths, report.problems)
-    for task in tqdm(tasks, desc="inspecting", unit="map", disable=None if progress else True, leave=False,
-                     file=sys.stderr):
+    for task in tqdm(
+        tasks, desc="inspecting", unit="map", disable=None if progress else True, leave=False, file=sys.stderr
+    ):
         summary, problems = _inspect_map(task, space, tolerance)
         if summary is not None:
             report.maps.append(summary)

@@ -14,6 +14,7 @@ RGBA exports, anti-aliased brushes, JPEG artefacts); :meth:`LabelSpace.decode_co
 colour to the nearest palette colour within a tolerance and otherwise fails with an error that
 counts the bad pixels and names the offending colours.
 """
+
 from __future__ import annotations
 
 import csv
@@ -109,7 +110,9 @@ class LabelSpace:
         for c in self.classes:
             if c.name == name:
                 return c
-        raise KeyError(f"no class named {name!r} in label space {self.name!r}; classes: {[c.name for c in self.classes]}")
+        raise KeyError(
+            f"no class named {name!r} in label space {self.name!r}; classes: {[c.name for c in self.classes]}"
+        )
 
     def id_of(self, name: str) -> int:
         return self.by_name(name).id
@@ -315,7 +318,9 @@ class LabelSpace:
         pal_packed = (pal[:, 0].astype(np.int32) << 16) | (pal[:, 1].astype(np.int32) << 8) | pal[:, 2]
         return bool(np.isin(packed, pal_packed).all())
 
-    def load(self, path: str | Path, *, kind: MapKind = "auto", tolerance: float = DEFAULT_COLOR_TOLERANCE) -> np.ndarray:
+    def load(
+        self, path: str | Path, *, kind: MapKind = "auto", tolerance: float = DEFAULT_COLOR_TOLERANCE
+    ) -> np.ndarray:
         """Read a label-map file into an id map; unreadable files raise :class:`LabelDecodeError`."""
         path = Path(path)
         try:
@@ -343,8 +348,13 @@ class LabelSpace:
             "ignore_index": self.ignore_index,
             "void_id": self.void_id,
             "classes": [
-                {"name": c.name, "id": c.id, "color": "#%02x%02x%02x" % c.color, "train_id": c.train_id,
-                 "category": c.category}
+                {
+                    "name": c.name,
+                    "id": c.id,
+                    "color": "#%02x%02x%02x" % c.color,
+                    "train_id": c.train_id,
+                    "category": c.category,
+                }
                 for c in self.classes
             ],
         }
@@ -376,13 +386,20 @@ class LabelSpace:
             else:
                 train_id, next_train = next_train, next_train + 1
             classes.append(
-                LabelClass(str(entry["name"]), int(entry["id"]), _parse_color(entry["color"]), train_id,
-                           str(entry.get("category", "")))
+                LabelClass(
+                    str(entry["name"]),
+                    int(entry["id"]),
+                    _parse_color(entry["color"]),
+                    train_id,
+                    str(entry.get("category", "")),
+                )
             )
         ids = [c.id for c in classes]
         ignored = [c.id for c in classes if c.ignored]
         void_id = int(data.get("void_id", ignored[0] if ignored else min(ids)))
-        return cls(str(data.get("name", "custom")), tuple(classes), int(data.get("ignore_index", IGNORE_INDEX)), void_id)
+        return cls(
+            str(data.get("name", "custom")), tuple(classes), int(data.get("ignore_index", IGNORE_INDEX)), void_id
+        )
 
     @classmethod
     def from_file(cls, path: str | Path) -> "LabelSpace":
@@ -440,8 +457,9 @@ def _isolated_artefacts(far: np.ndarray, max_fraction: float) -> bool:
     return bool(close[far].all())
 
 
-def train_one_hot(train: torch.Tensor, num_classes: int, *, ignore_index: int = IGNORE_INDEX,
-                  with_void: bool = True) -> torch.Tensor:
+def train_one_hot(
+    train: torch.Tensor, num_classes: int, *, ignore_index: int = IGNORE_INDEX, with_void: bool = True
+) -> torch.Tensor:
     """Train map (``[B]xHxW`` long) -> one-hot float ``[B]x(C+1)xHxW``; ignored pixels set the void channel."""
     train = train.long()
     valid = (train >= 0) & (train < num_classes)

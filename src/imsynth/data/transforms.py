@@ -12,6 +12,7 @@ Randomness is explicit: every random transform takes a ``numpy.random.Generator`
 which is how several planes (photo + label, or pix2pix's A + B) stay aligned.
 Arrays are ``HxWx3`` uint8 for images and ``HxW`` uint8 for label maps; sizes are ``(height, width)``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

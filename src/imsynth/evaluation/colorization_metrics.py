@@ -13,6 +13,7 @@
   ``yb = (R + G) / 2 - B`` (signed, on the 0-255 scale),
   ``M = sqrt(std_rg^2 + std_yb^2) + 0.3 sqrt(mean_rg^2 + mean_yb^2)``; 0 for a gray image.
 """
+
 from __future__ import annotations
 
 import numpy as np

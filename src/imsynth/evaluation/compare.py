@@ -6,6 +6,7 @@ number), ``table.md`` (the headline table as Markdown, for a README) and ``repor
 Give the runs equal training budgets (e.g. the same ``--max-minutes``) for a fair comparison; the
 table lists each run's step count.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,20 +39,23 @@ def markdown_table(table: ScoreTable) -> str:
     """The headline metric table as GitHub Markdown, with the image count and networks underneath."""
     rows = metric_table(table)
     columns = [c for c in rows[0] if c != "k" or any(r["k"] != "—" for r in rows)]
-    lines = ["| " + " | ".join(c or "run" for c in columns) + " |",
-             "|" + "|".join("---" for _ in columns) + "|"]
+    lines = ["| " + " | ".join(c or "run" for c in columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
     lines += ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows]
     networks = table.networks
     segmenter = networks.get("segmenter")
-    notes = [f"{table.images} layouts of split '{table.settings.split}'; one output (variant 0) per layout, "
-             "except the 'all k' FCN columns (every variant segmented) and diversity (over the k variants of a "
-             "layout); ↓ lower is better."]
+    notes = [
+        f"{table.images} layouts of split '{table.settings.split}'; one output (variant 0) per layout, "
+        "except the 'all k' FCN columns (every variant segmented) and diversity (over the k variants of a "
+        "layout); ↓ lower is better."
+    ]
     if table.floor_images:
-        notes.append(f"The real photos' Fréchet distances are their sampling floor: the {table.images} test photos "
-                     f"vs {table.floor_images} real photos of split '{table.settings.floor_split}'.")
+        notes.append(
+            f"The real photos' Fréchet distances are their sampling floor: the {table.images} test photos "
+            f"vs {table.floor_images} real photos of split '{table.settings.floor_split}'."
+        )
     if segmenter:
         validation = segmenter.get("validation_on_real_photos") or {}
-        quality = (f", val mIoU on real photos {validation['mean_iou']:.3f}" if validation else "")
+        quality = f", val mIoU on real photos {validation['mean_iou']:.3f}" if validation else ""
         notes.append(f"FCN-score: segmenter `{Path(segmenter['run']).name}` (step {segmenter['step']}{quality}).")
     notes.append(f"FLD-2: {networks['fld2']}.")
     if networks.get("fid"):
@@ -73,8 +77,9 @@ class CompareResult:
         return markdown_table(self.table)
 
 
-def compare_runs(runs: list[str | Path], settings: EvaluationSettings, out_dir: str | Path,
-                 log: Callable[[str], None] = print) -> CompareResult:
+def compare_runs(
+    runs: list[str | Path], settings: EvaluationSettings, out_dir: str | Path, log: Callable[[str], None] = print
+) -> CompareResult:
     """Score ``runs`` side by side and write the report.
 
     A run is a run folder, checkpoint folder or weight file, optionally ``PATH@HxW`` to synthesize
@@ -91,17 +96,32 @@ def compare_runs(runs: list[str | Path], settings: EvaluationSettings, out_dir: 
 
     budget = ", ".join(f"{row['name']}: {row['method']}, step {row['step']}" for row in table.rows[1:])
     sections = [
-        Section("Metrics", text=f"{protocol_text(table, networks)} Runs: {budget}. The real-photo row is the upper "
-                "bound of the FCN-score.", table=metric_table(table)),
+        Section(
+            "Metrics",
+            text=f"{protocol_text(table, networks)} Runs: {budget}. The real-photo row is the upper "
+            "bound of the FCN-score.",
+            table=metric_table(table),
+        ),
         Section("Networks", text="Every number above comes from these frozen networks.", table=network_table(networks)),
     ]
     ious = class_iou_table(table)
     if ious is not None:
-        sections.append(Section("Per-class IoU (FCN-score)", text=f"{networks.segmenter_sentence()} Dataset-level "
-                                f"IoU over the {table.images} test images of every row.", table=ious))
-    sections.append(Section("Images", text="The same layouts for every run.",
-                            figures=grid_figures(table, names, variants=False)))
+        sections.append(
+            Section(
+                "Per-class IoU (FCN-score)",
+                text=f"{networks.segmenter_sentence()} Dataset-level "
+                f"IoU over the {table.images} test images of every row.",
+                table=ious,
+            )
+        )
+    sections.append(
+        Section("Images", text="The same layouts for every run.", figures=grid_figures(table, names, variants=False))
+    )
     sections += training_sections({name: parse_run_spec(spec)[0] for name, spec in zip(names, runs)})
-    report = write_report(out_dir, "imsynth comparison: " + " vs ".join(names), sections,
-                          subtitle=f"{table.images} layouts of {settings.data_root} / {settings.split}")
+    report = write_report(
+        out_dir,
+        "imsynth comparison: " + " vs ".join(names),
+        sections,
+        subtitle=f"{table.images} layouts of {settings.data_root} / {settings.split}",
+    )
     return CompareResult(table, metrics, out_dir, report)

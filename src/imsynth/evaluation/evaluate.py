@@ -12,6 +12,7 @@ and for the real photos (upper bound). The report also shows the run's training 
 grids; every table and figure says which networks and how many images produced it. The helpers
 that build those sections are shared with :mod:`imsynth.evaluation.compare`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,9 +27,19 @@ from imsynth.evaluation.scoring import EvaluationSettings, MetricNetworks, Score
 from imsynth.utils.images import tile_grid
 from imsynth.utils.io import write_json
 
-__all__ = ["EvaluationSettings", "EvaluationResult", "evaluate_run", "default_output_dir", "metric_table",
-           "protocol_text", "class_iou_table", "network_table", "grid_figures", "training_sections",
-           "METRIC_COLUMNS"]
+__all__ = [
+    "EvaluationSettings",
+    "EvaluationResult",
+    "evaluate_run",
+    "default_output_dir",
+    "metric_table",
+    "protocol_text",
+    "class_iou_table",
+    "network_table",
+    "grid_figures",
+    "training_sections",
+    "METRIC_COLUMNS",
+]
 
 #: metrics.json key -> column title of the report tables.
 METRIC_COLUMNS = {
@@ -62,8 +73,10 @@ class EvaluationResult:
         run, real = self.run, self.metrics["rows"][0]
         parts = [f"{run['name']} ({run['method']}, step {run['step']}) on {run['images']} layouts:"]
         if run["fcn_mean_iou"] is not None:
-            parts.append(f"FCN mIoU {run['fcn_mean_iou']:.3f} (real photos {real['fcn_mean_iou']:.3f}), "
-                         f"pixel acc. {run['fcn_pixel_accuracy']:.3f}")
+            parts.append(
+                f"FCN mIoU {run['fcn_mean_iou']:.3f} (real photos {real['fcn_mean_iou']:.3f}), "
+                f"pixel acc. {run['fcn_pixel_accuracy']:.3f}"
+            )
         parts.append(f"FLD-2 {run['fld2']:.2f}" if run["fld2"] is not None else "FLD-2 -")
         if run["fid"] is not None:
             parts.append(f"FID {run['fid']:.2f}")
@@ -81,8 +94,13 @@ def default_output_dir(checkpoint: str | Path, split: str) -> Path:
     return base / f"evaluation_{split}"
 
 
-def evaluate_run(checkpoint: str | Path, settings: EvaluationSettings, out_dir: str | Path,
-                 log: Callable[[str], None] = print, size: tuple[int, int] | None = None) -> EvaluationResult:
+def evaluate_run(
+    checkpoint: str | Path,
+    settings: EvaluationSettings,
+    out_dir: str | Path,
+    log: Callable[[str], None] = print,
+    size: tuple[int, int] | None = None,
+) -> EvaluationResult:
     """Score the model of ``checkpoint``; write ``out_dir/metrics.json`` and ``out_dir/report.html``.
 
     ``size``: run the model at this (height, width) and resize its outputs to the layouts' size
@@ -112,9 +130,13 @@ def metric_table(table: ScoreTable) -> list[dict[str, object]]:
     """One row per run plus the real photos: the headline numbers, formatted for the report."""
     out = []
     for row in table.rows:
-        entry: dict[str, object] = {"": row["name"], "method": row["method"],
-                                    "step": row.get("step", "—"), "layouts": row["images"],
-                                    "k": row.get("variants") or "—"}
+        entry: dict[str, object] = {
+            "": row["name"],
+            "method": row["method"],
+            "step": row.get("step", "—"),
+            "layouts": row["images"],
+            "k": row.get("variants") or "—",
+        }
         for key, title in METRIC_COLUMNS.items():
             if key == "fid" and all(r.get("fid") is None for r in table.rows):
                 continue
@@ -127,23 +149,32 @@ def metric_table(table: ScoreTable) -> list[dict[str, object]]:
 def protocol_text(table: ScoreTable, networks: MetricNetworks) -> str:
     """The sentence under every metric table: data, image counts and the networks used."""
     s = table.settings
-    floor = (f"the real row's Fréchet distances compare them with the first {table.floor_images} real photos of "
-             f"split '{s.floor_split}' (the sampling floor)" if table.floor_images else
-             "no sampling floor (no other split to draw real photos from)")
-    fid = (f"FID: {networks.fid.describe}." if networks.fid is not None else networks.fid_note + ".")
+    floor = (
+        f"the real row's Fréchet distances compare them with the first {table.floor_images} real photos of "
+        f"split '{s.floor_split}' (the sampling floor)"
+        if table.floor_images
+        else "no sampling floor (no other split to draw real photos from)"
+    )
+    fid = f"FID: {networks.fid.describe}." if networks.fid is not None else networks.fid_note + "."
     lite2 = [row["name"] for row in table.rows if row.get("loss_network") == "efficientnet_lite2"]
-    caution = (f" Caution: {', '.join(lite2)} trained with an EfficientNet-Lite2 loss, the network of FLD-2 and of the "
-               "feature distance: those numbers are optimistic for it." if lite2 else "")
-    return (f"{table.images} layouts of split '{s.split}' of {s.data_root} (the first {table.images} by name), one "
-            f"output (variant 0) per layout for every metric but diversity and the FCN columns marked 'all k' "
-            f"(every variant segmented). {networks.segmenter_sentence()} "
-            f"FCN metrics from one confusion matrix over all pixels of the {table.images} images (ignore label "
-            "excluded; classes absent from both layout and prediction left out of the means). "
-            f"FLD-2 (Fréchet EfficientNet-Lite2 Distance, not FID): {networks.fld.describe}; outputs vs the "
-            f"{table.images} real photos of the same layouts; {floor}; biased upwards at small N, compare only "
-            f"at equal N. {fid} PSNR and SSIM (Gaussian 11x11, σ 1.5, kornia) against the real photo of each "
-            f"layout. Feature distance (to the real photo) and diversity (mean over the k(k-1)/2 pairs of "
-            f"variants of one layout): {networks.distance.description}.{caution}")
+    caution = (
+        f" Caution: {', '.join(lite2)} trained with an EfficientNet-Lite2 loss, the network of FLD-2 and of the "
+        "feature distance: those numbers are optimistic for it."
+        if lite2
+        else ""
+    )
+    return (
+        f"{table.images} layouts of split '{s.split}' of {s.data_root} (the first {table.images} by name), one "
+        f"output (variant 0) per layout for every metric but diversity and the FCN columns marked 'all k' "
+        f"(every variant segmented). {networks.segmenter_sentence()} "
+        f"FCN metrics from one confusion matrix over all pixels of the {table.images} images (ignore label "
+        "excluded; classes absent from both layout and prediction left out of the means). "
+        f"FLD-2 (Fréchet EfficientNet-Lite2 Distance, not FID): {networks.fld.describe}; outputs vs the "
+        f"{table.images} real photos of the same layouts; {floor}; biased upwards at small N, compare only "
+        f"at equal N. {fid} PSNR and SSIM (Gaussian 11x11, σ 1.5, kornia) against the real photo of each "
+        f"layout. Feature distance (to the real photo) and diversity (mean over the k(k-1)/2 pairs of "
+        f"variants of one layout): {networks.distance.description}.{caution}"
+    )
 
 
 def class_iou_table(table: ScoreTable) -> list[dict[str, object]] | None:
@@ -166,11 +197,20 @@ def network_table(networks: MetricNetworks) -> list[dict[str, object]]:
     if networks.segmenter is not None:
         seg = info["segmenter"]
         validation = seg["validation_on_real_photos"]
-        quality = (f"mIoU {validation['mean_iou']:.3f}, pixel acc. {validation['pixel_accuracy']:.3f} on "
-                   f"{validation['images']} real photos of '{validation['split']}'" if validation else "not measured")
-        rows.append({"metric": "FCN-score", "network": f"segmenter run {seg['run']} (step {seg['step']}, trained "
-                     f"on the real photos of {seg['trained_on']} at {seg['trained_at'][0]}x{seg['trained_at'][1]})",
-                     "quality": quality})
+        quality = (
+            f"mIoU {validation['mean_iou']:.3f}, pixel acc. {validation['pixel_accuracy']:.3f} on "
+            f"{validation['images']} real photos of '{validation['split']}'"
+            if validation
+            else "not measured"
+        )
+        rows.append(
+            {
+                "metric": "FCN-score",
+                "network": f"segmenter run {seg['run']} (step {seg['step']}, trained "
+                f"on the real photos of {seg['trained_on']} at {seg['trained_at'][0]}x{seg['trained_at'][1]})",
+                "quality": quality,
+            }
+        )
     else:
         rows.append({"metric": "FCN-score", "network": "— (no --segmenter)", "quality": ""})
     rows.append({"metric": "FLD-2", "network": info["fld2"], "quality": ""})
@@ -188,8 +228,13 @@ def training_sections(sources: dict[str, Path]) -> list[Section]:
             figures.append(figure)
     if not figures:
         return []
-    return [Section("Training curves", text="Loss terms logged by the trainer (no evaluation metric is computed "
-                    "during training).", figures=figures)]
+    return [
+        Section(
+            "Training curves",
+            text="Loss terms logged by the trainer (no evaluation metric is computed during training).",
+            figures=figures,
+        )
+    ]
 
 
 def grid_figures(table: ScoreTable, runs: list[str], *, variants: bool) -> list[Figure]:
@@ -209,37 +254,60 @@ def grid_figures(table: ScoreTable, runs: list[str], *, variants: bool) -> list[
         titles += [f"{name}" if k == 1 else f"{name} v{j}" for j in range(k)]
     shown = len(table.grid)
     what = "output, then further variants" if variants else "output (variant 0) of each run"
-    figures.append(Figure(tile_grid(rows, column_titles=titles),
-                          f"The first {shown} of the {table.images} test layouts: layout | real photo | {what}.",
-                          "grid_outputs"))
+    figures.append(
+        Figure(
+            tile_grid(rows, column_titles=titles),
+            f"The first {shown} of the {table.images} test layouts: layout | real photo | {what}.",
+            "grid_outputs",
+        )
+    )
     if table.grid[0].real_segmentation is not None:
         rows = [[g.layout, g.real_segmentation, *[g.segmentations[name] for name in runs]] for g in table.grid]
         seg_titles = ["layout", "segm. of real", *[f"segm. of {name}" for name in runs]]
-        figures.append(Figure(tile_grid(rows, column_titles=seg_titles),
-                              f"What the FCN-score segmenter sees in the first {shown} layouts: its labelling of the "
-                              "real photo and of each output, to be compared with the layout.", "grid_segmentations"))
+        figures.append(
+            Figure(
+                tile_grid(rows, column_titles=seg_titles),
+                f"What the FCN-score segmenter sees in the first {shown} layouts: its labelling of the "
+                "real photo and of each output, to be compared with the layout.",
+                "grid_segmentations",
+            )
+        )
     return figures
 
 
-def _write_report(out_dir: Path, table: ScoreTable, networks: MetricNetworks, name: str,
-                  checkpoint: str | Path) -> Path:
+def _write_report(
+    out_dir: Path, table: ScoreTable, networks: MetricNetworks, name: str, checkpoint: str | Path
+) -> Path:
     run = table.rows[1]
     sections = [
         Section("Metrics", text=protocol_text(table, networks), table=metric_table(table)),
-        Section("Networks", text="Every number above comes from these frozen networks.",
-                table=network_table(networks)),
+        Section("Networks", text="Every number above comes from these frozen networks.", table=network_table(networks)),
     ]
     ious = class_iou_table(table)
     if ious is not None:
-        text = (f"{networks.segmenter_sentence()} Dataset-level IoU over the {table.images} test images; '—': "
-                "class absent from layouts and predictions.")
+        text = (
+            f"{networks.segmenter_sentence()} Dataset-level IoU over the {table.images} test images; '—': "
+            "class absent from layouts and predictions."
+        )
         sections.append(Section("Per-class IoU (FCN-score)", text=text, table=ious))
-    resized = (f", synthesized at {run['synthesized_at'][0]}x{run['synthesized_at'][1]} and resized to the layout"
-               if run.get("synthesized_at") else "")
-    sections.append(Section("Images", text=f"Outputs of {name} ({run['method']}, step {run['step']}, "
-                            f"{run['variants']} variant(s) per layout{resized}).",
-                            figures=grid_figures(table, [name], variants=True)))
+    resized = (
+        f", synthesized at {run['synthesized_at'][0]}x{run['synthesized_at'][1]} and resized to the layout"
+        if run.get("synthesized_at")
+        else ""
+    )
+    sections.append(
+        Section(
+            "Images",
+            text=f"Outputs of {name} ({run['method']}, step {run['step']}, "
+            f"{run['variants']} variant(s) per layout{resized}).",
+            figures=grid_figures(table, [name], variants=True),
+        )
+    )
     sections += training_sections({name: parse_run_spec(checkpoint)[0]})
-    return write_report(out_dir, f"imsynth evaluation: {name}", sections,
-                        subtitle=f"{run['method']} at step {run['step']} — {table.images} layouts of "
-                                 f"{table.settings.data_root} / {table.settings.split}")
+    return write_report(
+        out_dir,
+        f"imsynth evaluation: {name}",
+        sections,
+        subtitle=f"{run['method']} at step {run['step']} — {table.images} layouts of "
+        f"{table.settings.data_root} / {table.settings.split}",
+    )

@@ -14,6 +14,7 @@ After training, :func:`write_segmenter_validation` stores the segmenter's own sc
 photos of the validation split in ``RUN/val_metrics.json``; every report quotes them, so a
 reader knows how much a score can be trusted.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,14 @@ from imsynth.training.checkpoint import load_method_checkpoint, restore_model
 from imsynth.utils.config import to_dict
 from imsynth.utils.io import write_json
 
-__all__ = ["LoadedSegmenter", "load_segmenter", "segment_photos", "write_segmenter_validation",
-           "read_segmenter_validation", "VALIDATION_FILE"]
+__all__ = [
+    "LoadedSegmenter",
+    "load_segmenter",
+    "segment_photos",
+    "write_segmenter_validation",
+    "read_segmenter_validation",
+    "VALIDATION_FILE",
+]
 
 VALIDATION_FILE = "val_metrics.json"
 
@@ -71,8 +78,9 @@ class LoadedSegmenter:
         images = batch.permute(0, 3, 1, 2).float().div(255).to(self.device)
         size = images.shape[-2:]
         if tuple(size) != self.train_size:
-            images = F.interpolate(images, size=self.train_size, mode="bilinear", align_corners=False,
-                                   antialias=True).clamp(0, 1)
+            images = F.interpolate(
+                images, size=self.train_size, mode="bilinear", align_corners=False, antialias=True
+            ).clamp(0, 1)
         logits = self.net(images)
         if logits.shape[-2:] != size:
             logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
@@ -88,11 +96,21 @@ def load_segmenter(checkpoint: str | Path, device: str = "auto") -> LoadedSegmen
     """Rebuild a segmenter from a run folder, checkpoint folder or ``segmenter.safetensors``."""
     from imsynth.methods.segmenter import SegmenterMethodConfig
 
-    loaded, config = load_method_checkpoint(checkpoint, "segmenter", SegmenterMethodConfig,
-                                            " (train one with `imsynth train segmenter --data DIR --out RUN`)")
+    loaded, config = load_method_checkpoint(
+        checkpoint,
+        "segmenter",
+        SegmenterMethodConfig,
+        " (train one with `imsynth train segmenter --data DIR --out RUN`)",
+    )
     net = restore_model(Segmenter(config.model), "segmenter", loaded, device)
-    return LoadedSegmenter(net, get_label_space(config.data.label_space), loaded.step, Path(loaded.path),
-                           run_dir_of(checkpoint), config.data.root)
+    return LoadedSegmenter(
+        net,
+        get_label_space(config.data.label_space),
+        loaded.step,
+        Path(loaded.path),
+        run_dir_of(checkpoint),
+        config.data.root,
+    )
 
 
 def segment_photos(segmenter: LoadedSegmenter, photos: list[np.ndarray], layouts: list[np.ndarray]) -> ConfusionMatrix:
@@ -117,15 +135,22 @@ def _validation_scores(segmenter: LoadedSegmenter, data_root: str | Path, split:
     return matrix.scores(), len(samples)
 
 
-def write_segmenter_validation(run_dir: str | Path, data_root: str | Path | None = None,
-                               split: str = "val", device: str = "auto") -> dict[str, Any]:
+def write_segmenter_validation(
+    run_dir: str | Path, data_root: str | Path | None = None, split: str = "val", device: str = "auto"
+) -> dict[str, Any]:
     """Score the run's latest segmenter on the real photos of ``split``; write ``RUN/val_metrics.json``."""
     segmenter = load_segmenter(run_dir, device)
     root = data_root if data_root is not None else segmenter.data_root
     scores, count = _validation_scores(segmenter, root, split)
-    record = {"step": segmenter.step, "data": str(root), "split": split, "images": count,
-              "label_space": segmenter.label_space.name, **to_dict(scores),
-              "class_names": segmenter.label_space.train_names}
+    record = {
+        "step": segmenter.step,
+        "data": str(root),
+        "split": split,
+        "images": count,
+        "label_space": segmenter.label_space.name,
+        **to_dict(scores),
+        "class_names": segmenter.label_space.train_names,
+    }
     write_json(Path(run_dir) / VALIDATION_FILE, record)
     return record
 

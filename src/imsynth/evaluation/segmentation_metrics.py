@@ -18,6 +18,7 @@ scores are 0/0, reported as ``None``); a class that is only predicted (a false p
 everywhere) has IoU 0 and counts in the mean IoU, but has no accuracy. This matches the
 ``nanmean`` convention of the FCN and pix2pix evaluation scripts.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -30,8 +31,7 @@ from imsynth.data.labels import IGNORE_INDEX
 __all__ = ["confusion_matrix", "ConfusionMatrix", "SegmentationScores", "scores_from_confusion"]
 
 
-def confusion_matrix(target: Any, prediction: Any, num_classes: int,
-                     ignore_index: int = IGNORE_INDEX) -> np.ndarray:
+def confusion_matrix(target: Any, prediction: Any, num_classes: int, ignore_index: int = IGNORE_INDEX) -> np.ndarray:
     """``num_classes x num_classes`` int64 counts, rows = ground truth, columns = prediction.
 
     ``target`` and ``prediction`` are integer arrays (or tensors) of the same shape. Ground-truth
@@ -46,8 +46,10 @@ def confusion_matrix(target: Any, prediction: Any, num_classes: int,
     target, prediction = target[keep], prediction[keep]
     for name, values in (("target", target), ("prediction", prediction)):
         if values.size and (values.min() < 0 or values.max() >= num_classes):
-            raise ValueError(f"{name} holds class {values.min() if values.min() < 0 else values.max()}, "
-                             f"outside [0, {num_classes}) (and not the ignore index {ignore_index})")
+            raise ValueError(
+                f"{name} holds class {values.min() if values.min() < 0 else values.max()}, "
+                f"outside [0, {num_classes}) (and not the ignore index {ignore_index})"
+            )
     counts = np.bincount(target * num_classes + prediction, minlength=num_classes * num_classes)
     return counts.reshape(num_classes, num_classes)
 
@@ -70,9 +72,13 @@ class SegmentationScores:
 
     def summary(self) -> dict[str, float | int]:
         """The three headline numbers plus how many pixels and classes they were computed with."""
-        return {"pixel_accuracy": self.pixel_accuracy, "mean_class_accuracy": self.mean_class_accuracy,
-                "mean_iou": self.mean_iou, "classes_in_mean_iou": self.classes_in_mean_iou,
-                "pixels": self.pixels}
+        return {
+            "pixel_accuracy": self.pixel_accuracy,
+            "mean_class_accuracy": self.mean_class_accuracy,
+            "mean_iou": self.mean_iou,
+            "classes_in_mean_iou": self.classes_in_mean_iou,
+            "pixels": self.pixels,
+        }
 
 
 def _ratios(numerator: np.ndarray, denominator: np.ndarray) -> list[float | None]:
@@ -111,10 +117,10 @@ def scores_from_confusion(matrix: np.ndarray) -> SegmentationScores:
 class ConfusionMatrix:
     """A confusion matrix accumulated image by image::
 
-        cm = ConfusionMatrix(19)
-        for layout, prediction in pairs:
-            cm.add(layout, prediction)
-        print(cm.scores().mean_iou)
+    cm = ConfusionMatrix(19)
+    for layout, prediction in pairs:
+        cm.add(layout, prediction)
+    print(cm.scores().mean_iou)
     """
 
     num_classes: int

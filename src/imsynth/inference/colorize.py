@@ -9,6 +9,7 @@ output's L equals the input's up to 8-bit rounding.
 Everything needed comes from the checkpoint: the run config rebuilds the network, and the
 network's buffers hold its ab bin centres and training prior.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,12 +28,19 @@ from imsynth.training.checkpoint import load_method_checkpoint, restore_model
 from imsynth.utils.images import tensor_to_uint8, uint8_to_tensor
 from imsynth.utils.io import save_image
 
-__all__ = ["LoadedColorizer", "load_colorizer", "predict_ab", "colorize_tensor", "colorize_files",
-           "list_images_to_colorize"]
+__all__ = [
+    "LoadedColorizer",
+    "load_colorizer",
+    "predict_ab",
+    "colorize_tensor",
+    "colorize_files",
+    "list_images_to_colorize",
+]
 
 
-def predict_ab(net: ColorizerNet, lightness: Tensor, decode: DecodeConfig | None = None,
-               work_size: int | None = None) -> Tensor:
+def predict_ab(
+    net: ColorizerNet, lightness: Tensor, decode: DecodeConfig | None = None, work_size: int | None = None
+) -> Tensor:
     """ab ``(N, 2, H, W)`` for lightness ``(N, 1, H, W)`` in [0, 100] of any size.
 
     The network runs on ``L - 50``, first shrunk so its shorter side is at most ``work_size`` (if
@@ -54,8 +62,9 @@ def predict_ab(net: ColorizerNet, lightness: Tensor, decode: DecodeConfig | None
     return ab
 
 
-def colorize_tensor(net: ColorizerNet, rgb: Tensor, decode: DecodeConfig | None = None,
-                    work_size: int | None = None) -> Tensor:
+def colorize_tensor(
+    net: ColorizerNet, rgb: Tensor, decode: DecodeConfig | None = None, work_size: int | None = None
+) -> Tensor:
     """RGB (or gray, any channels averaged by Lab) ``(N, 3, H, W)`` in [0, 1] -> colorized RGB, same L."""
     lightness = rgb_to_lab(rgb.float())[:, :1]
     ab = predict_ab(net, lightness, decode, work_size)
@@ -93,8 +102,9 @@ class LoadedColorizer:
         return np.concatenate([result, alpha], axis=2) if alpha is not None else result
 
 
-def load_colorizer(checkpoint: str | Path, device: str = "auto", decode: DecodeConfig | None = None,
-                   work_size: int | None = 256) -> LoadedColorizer:
+def load_colorizer(
+    checkpoint: str | Path, device: str = "auto", decode: DecodeConfig | None = None, work_size: int | None = 256
+) -> LoadedColorizer:
     """Rebuild a colorizer from a run folder, checkpoint folder or ``colorizer.safetensors`` file.
 
     ``decode`` overrides the decoding the run was configured with; ``work_size`` caps the shorter
@@ -136,8 +146,9 @@ def _read_for_colorization(path: Path) -> np.ndarray:
         return np.array(image.convert("RGBA" if has_alpha else "RGB"))
 
 
-def colorize_files(colorizer: LoadedColorizer, paths: list[Path], out_dir: str | Path,
-                   root: Path | None = None) -> list[Path]:
+def colorize_files(
+    colorizer: LoadedColorizer, paths: list[Path], out_dir: str | Path, root: Path | None = None
+) -> list[Path]:
     """Write ``out_dir/<name>.png`` for each input (names relative to ``root`` when given)."""
     out_dir = Path(out_dir)
     written = []

@@ -3,6 +3,7 @@
 The checkpoint carries its run config, so nothing about the architecture is repeated here:
 :func:`load_crn` reads the config, rebuilds :class:`~imsynth.models.crn.CRN` and loads its weights.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -82,8 +83,14 @@ def list_label_maps(path: str | Path) -> list[Path]:
     return files
 
 
-def synthesize_files(synthesizer: LayoutSynthesizer, label_paths: Iterable[Path], out_dir: str | Path, *,
-                     variants: int | None = None, tolerance: float = DEFAULT_COLOR_TOLERANCE) -> list[Path]:
+def synthesize_files(
+    synthesizer: LayoutSynthesizer,
+    label_paths: Iterable[Path],
+    out_dir: str | Path,
+    *,
+    variants: int | None = None,
+    tolerance: float = DEFAULT_COLOR_TOLERANCE,
+) -> list[Path]:
     """Write ``<name>_v<j>.png`` for each variant and ``<name>_grid.png`` (layout | variants)."""
     out_dir = Path(out_dir)
     written = []

@@ -14,6 +14,7 @@ test mode cannot be reproduced across runtimes). Inputs and outputs are image-sp
 Uses the TorchScript-based exporter (``dynamo=False``), which needs only the ``onnx`` package
 (``pip install "imsynth[export]"``); ONNX Runtime is used for the optional verification.
 """
+
 from __future__ import annotations
 
 import json
@@ -115,14 +116,23 @@ def _pix2pix_graph(checkpoint: str | Path, size: tuple[int, int] | None) -> tupl
         crop = loaded.config.data.crop_size
         size = (crop, crop)
     if size[0] % multiple or size[1] % multiple:
-        raise ValueError(f"example size {size[0]}x{size[1]} must be a multiple of {multiple} for "
-                         f"{loaded.config.model.generator.name}")
+        raise ValueError(
+            f"example size {size[0]}x{size[1]} must be a multiple of {multiple} for "
+            f"{loaded.config.model.generator.name}"
+        )
     channels = loaded.generator_config.in_channels
     example = torch.rand(1, channels, *size, generator=torch.Generator().manual_seed(0))
-    info = {"step": loaded.step, "size_multiple": multiple, "generator": loaded.config.model.generator.name,
-            "direction": loaded.config.data.direction, "dataset_mode": loaded.config.data.mode,
-            "input": "float32 N x 3 x H x W in [0, 1]", "output": "float32 N x 3 x H x W in [0, 1]",
-            "test_dropout": False, "batch_norm_statistics": "running averages from training"}
+    info = {
+        "step": loaded.step,
+        "size_multiple": multiple,
+        "generator": loaded.config.model.generator.name,
+        "direction": loaded.config.data.direction,
+        "dataset_mode": loaded.config.data.mode,
+        "input": "float32 N x 3 x H x W in [0, 1]",
+        "output": "float32 N x 3 x H x W in [0, 1]",
+        "test_dropout": False,
+        "batch_norm_statistics": "running averages from training",
+    }
     return Pix2PixGraph(loaded.model).eval(), example, info
 
 
@@ -134,15 +144,25 @@ def _crn_graph(checkpoint: str | Path) -> tuple[nn.Module, Tensor, dict[str, Any
     generator = torch.Generator().manual_seed(0)
     example = torch.randint(0, config.num_classes, (1, config.height, config.width), generator=generator)
     example[:, :2] = config.ignore_index  # exercise the void channel
-    info = {"step": loaded.step, "grid_size": [config.height, config.width], "num_variants": config.num_variants,
-            "label_space": loaded.label_space.name,
-            "input": f"int64 N x {config.height} x {config.width} train ids ({config.ignore_index} = void)",
-            "output": f"float32 N x {config.num_variants} x 3 x H x W in [0, 1]"}
+    info = {
+        "step": loaded.step,
+        "grid_size": [config.height, config.width],
+        "num_variants": config.num_variants,
+        "label_space": loaded.label_space.name,
+        "input": f"int64 N x {config.height} x {config.width} train ids ({config.ignore_index} = void)",
+        "output": f"float32 N x {config.num_variants} x 3 x H x W in [0, 1]",
+    }
     return CRNGraph(loaded.model).eval(), example, info
 
 
-def export_onnx(checkpoint: str | Path, out_path: str | Path, *, size: tuple[int, int] | None = None,
-                opset: int = DEFAULT_OPSET, verify: bool = True) -> ExportResult:
+def export_onnx(
+    checkpoint: str | Path,
+    out_path: str | Path,
+    *,
+    size: tuple[int, int] | None = None,
+    opset: int = DEFAULT_OPSET,
+    verify: bool = True,
+) -> ExportResult:
     """Export the generator of a pix2pix or CRN checkpoint to ``out_path`` (.onnx).
 
     ``size``: pix2pix example H x W (default: the training crop); CRN always uses its grid.
@@ -153,8 +173,10 @@ def export_onnx(checkpoint: str | Path, out_path: str | Path, *, size: tuple[int
     method = read_checkpoint_config(checkpoint).get("method")
     if method == "pix2pix":
         graph, example, info = _pix2pix_graph(checkpoint, size)
-        names, dynamic = ("input", "output"), {"input": {0: "batch", 2: "height", 3: "width"},
-                                               "output": {0: "batch", 2: "height", 3: "width"}}
+        names, dynamic = (
+            ("input", "output"),
+            {"input": {0: "batch", 2: "height", 3: "width"}, "output": {0: "batch", 2: "height", 3: "width"}},
+        )
     elif method == "crn":
         graph, example, info = _crn_graph(checkpoint)
         names, dynamic = ("labels", "images"), {"labels": {0: "batch"}, "images": {0: "batch"}}
@@ -168,13 +190,23 @@ def export_onnx(checkpoint: str | Path, out_path: str | Path, *, size: tuple[int
         warnings.filterwarnings("ignore", message=".*feature will be removed.*")
         # shape checks traced as constants: intended, CRN's grid is fixed and pix2pix has none
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-        torch.onnx.export(graph, (example,), str(out_path), dynamo=False, opset_version=opset,
-                          input_names=[names[0]], output_names=[names[1]], dynamic_axes=dynamic,
-                          do_constant_folding=True)
+        torch.onnx.export(
+            graph,
+            (example,),
+            str(out_path),
+            dynamo=False,
+            opset_version=opset,
+            input_names=[names[0]],
+            output_names=[names[1]],
+            dynamic_axes=dynamic,
+            do_constant_folding=True,
+        )
 
-    metadata = {"imsynth_method": method, "imsynth_checkpoint": str(checkpoint),
-                **{f"imsynth_{key}": json.dumps(value) if not isinstance(value, str) else value
-                   for key, value in info.items()}}
+    metadata = {
+        "imsynth_method": method,
+        "imsynth_checkpoint": str(checkpoint),
+        **{f"imsynth_{key}": json.dumps(value) if not isinstance(value, str) else value for key, value in info.items()},
+    }
     model = onnx.load(str(out_path))
     for key, value in metadata.items():
         entry = model.metadata_props.add()

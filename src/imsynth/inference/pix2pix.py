@@ -16,6 +16,7 @@ Sizes: the generator needs sides that are multiples of 2^depth (U-Net; 256 for `
 4 (ResNet). Any input is reflection-padded up to such a size, translated and cropped back, so
 outputs always have the input's resolution.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -106,11 +107,17 @@ class LoadedPix2Pix:
         else:
             statistics = "test batch (batch size 1)" if self.test_dropout else "running averages from training"
         return {
-            "method": self.method, "checkpoint": str(self.source), "step": self.step,
-            "generator": generator.name, "direction": self.config.data.direction,
-            "dataset_mode": self.config.data.mode, "test_dropout": self.test_dropout,
+            "method": self.method,
+            "checkpoint": str(self.source),
+            "step": self.step,
+            "generator": generator.name,
+            "direction": self.config.data.direction,
+            "dataset_mode": self.config.data.mode,
+            "test_dropout": self.test_dropout,
             "dropout_active": self.test_dropout and generator.dropout > 0,
-            "batch_norm_statistics": statistics, "seed": self.seed, "size_multiple": self.size_multiple,
+            "batch_norm_statistics": statistics,
+            "seed": self.seed,
+            "size_multiple": self.size_multiple,
         }
 
     # ------------------------------------------------------------------ running
@@ -135,7 +142,7 @@ class LoadedPix2Pix:
                 runs = [self.model(to_signed(image[None]))[0] for _ in range(variants)]
                 outputs.append(torch.stack(runs))
         result = to_unit(torch.stack(outputs)).clamp_(0.0, 1.0)
-        return result[..., top:top + h, left:left + w]
+        return result[..., top : top + h, left : left + w]
 
     def translate_variants(self, image: np.ndarray, variants: int | None = None) -> np.ndarray:
         """``H x W x 3`` (or ``H x W``) uint8 input -> ``k x H x W x 3`` uint8 outputs."""
@@ -158,12 +165,19 @@ class LoadedPix2Pix:
             data = self.config.data
             raise CheckpointError(
                 f"{self.source} is a pix2pix {data.mode} {data.direction} model, not labels -> photo; "
-                "use `imsynth translate` (LoadedPix2Pix.translate_image) for it")
+                "use `imsynth translate` (LoadedPix2Pix.translate_image) for it"
+            )
         return self.translate_variants(self.label_space.colorize(ids), variants)
 
 
-def load_pix2pix(checkpoint: str | Path, device: str = "auto", *, test_dropout: bool = True,
-                 variants: int | None = None, seed: int | None = 0) -> LoadedPix2Pix:
+def load_pix2pix(
+    checkpoint: str | Path,
+    device: str = "auto",
+    *,
+    test_dropout: bool = True,
+    variants: int | None = None,
+    seed: int | None = 0,
+) -> LoadedPix2Pix:
     """Rebuild the generator from a run folder, checkpoint folder or ``generator.safetensors``.
 
     ``test_dropout``: the paper's stochastic test mode (default) or deterministic ``eval()``;
@@ -174,5 +188,13 @@ def load_pix2pix(checkpoint: str | Path, device: str = "auto", *, test_dropout: 
 
     loaded, config = load_method_checkpoint(checkpoint, "pix2pix", Pix2PixMethodConfig)
     model = restore_model(build_generator(config.model.generator), "generator", loaded, device)
-    return LoadedPix2Pix(model, config, get_label_space(config.data.label_space), loaded.step, loaded.path,
-                         test_dropout=test_dropout, default_variants=variants or 1, seed=seed)
+    return LoadedPix2Pix(
+        model,
+        config,
+        get_label_space(config.data.label_space),
+        loaded.step,
+        loaded.path,
+        test_dropout=test_dropout,
+        default_variants=variants or 1,
+        seed=seed,
+    )

@@ -3,6 +3,7 @@
 CRN, pix2pix (labels -> photo) and any later method load from a checkpoint into an object with
 this interface; synthesis, evaluation, comparison reports and the painter use only it.
 """
+
 from __future__ import annotations
 
 from importlib import import_module
@@ -43,7 +44,9 @@ def load_synthesizer(checkpoint: str | Path, device: str = "auto") -> LayoutSynt
 
     method = read_checkpoint_config(checkpoint).get("method")
     if method not in _LOADERS:
-        raise CheckpointError(f"{checkpoint} holds a {method!r} model, which does not synthesize photos from "
-                              f"layouts; layout models: {', '.join(sorted(_LOADERS))}")
+        raise CheckpointError(
+            f"{checkpoint} holds a {method!r} model, which does not synthesize photos from "
+            f"layouts; layout models: {', '.join(sorted(_LOADERS))}"
+        )
     module, function = _LOADERS[method].split(":")
     return getattr(import_module(module), function)(checkpoint, device)

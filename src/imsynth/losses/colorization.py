@@ -11,6 +11,7 @@
 
 Both accept per-pixel weights ``(N, h, w)``: zero for images with no colour.
 """
+
 from __future__ import annotations
 
 import torch

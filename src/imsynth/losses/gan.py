@@ -11,6 +11,7 @@ by 2 to slow D relative to G. Discriminators output logits; ``"vanilla"`` uses b
 cross-entropy on them, ``"lsgan"`` the least-squares loss of Mao et al. (2017) on the raw
 outputs (targets 1 for real, 0 for fake).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -27,6 +27,7 @@ absorbed by lambda_0.
 Both return ``(loss, terms)``: a scalar tensor and a dict of detached per-layer contributions
 (``"layer0"``, ``"layer1"``, ...) that add up to the loss, for logging.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -3,6 +3,7 @@
 :func:`method_class` maps the ``method`` name stored in every run config back to its class, so a
 checkpoint alone says how to rebuild its networks.
 """
+
 from __future__ import annotations
 
 from importlib import import_module

@@ -13,6 +13,7 @@ learn faster with lr ~1e-3.
 The colour prior ``p`` (``imsynth prior``) is part of the method config, so a run, its
 checkpoints and the model's buffers all carry it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -105,15 +106,20 @@ class ColorizerMethod(SingleOptimizerMethod[ColorizerMethodConfig]):
             if config.model.num_bins == 0:
                 config.model.num_bins = centers.shape[0]
             if config.model.num_bins != centers.shape[0]:
-                raise ValueError(f"model.num_bins={config.model.num_bins} but the quantization gives "
-                                 f"{centers.shape[0]} bins")
+                raise ValueError(
+                    f"model.num_bins={config.model.num_bins} but the quantization gives {centers.shape[0]} bins"
+                )
             if config.prior and len(config.prior) != centers.shape[0]:
-                raise ValueError(f"the prior has {len(config.prior)} bins but the quantization gives "
-                                 f"{centers.shape[0]}; recompute it with the same grid")
+                raise ValueError(
+                    f"the prior has {len(config.prior)} bins but the quantization gives "
+                    f"{centers.shape[0]}; recompute it with the same grid"
+                )
             if not config.prior and config.rebalance.weighting != "none":
-                raise ValueError("class rebalancing needs the colour prior of the training set: compute it "
-                                 "(`imsynth prior` or imsynth.color.prior.compute_prior) and pass it as "
-                                 "config.prior, or set rebalance.weighting='none'")
+                raise ValueError(
+                    "class rebalancing needs the colour prior of the training set: compute it "
+                    "(`imsynth prior` or imsynth.color.prior.compute_prior) and pass it as "
+                    "config.prior, or set rebalance.weighting='none'"
+                )
         super().__init__(config)
         self.centers = centers
         self.net: ColorizerNet | None = None
@@ -133,8 +139,11 @@ class ColorizerMethod(SingleOptimizerMethod[ColorizerMethodConfig]):
     def on_train_start(self) -> None:
         prior = self._prior()
         if self.config.model.head == "classification":
-            weights = (torch.ones(self.centers.shape[0]) if prior is None
-                       else class_weights(prior, self.centers, self.config.rebalance))
+            weights = (
+                torch.ones(self.centers.shape[0])
+                if prior is None
+                else class_weights(prior, self.centers, self.config.rebalance)
+            )
             self.weights = weights.to(self.device)
             self.centers = self.centers.to(self.device)
 
@@ -160,7 +169,11 @@ class ColorizerMethod(SingleOptimizerMethod[ColorizerMethodConfig]):
 
         assert self.net is not None
         rgb = batch["image"]
-        return {"input L": lightness_only(rgb), "real": rgb, "colorized": colorize_tensor(self.net, rgb, self.config.decode)}
+        return {
+            "input L": lightness_only(rgb),
+            "real": rgb,
+            "colorized": colorize_tensor(self.net, rgb, self.config.decode),
+        }
 
 
 # ----------------------------------------------------------------------------- data
@@ -170,12 +183,14 @@ def training_dataset(data: ColorizerDataConfig, seed: int = 0):
     """The photos of ``data.root`` (recursively): shorter side ``load_size``, random ``crop_size`` crops."""
     from imsynth.data.datasets import ImageFolder
 
-    return ImageFolder(data.root, size=data.load_size, crop_size=data.crop_size, crop="random",
-                       flip=data.flip, seed=seed)
+    return ImageFolder(
+        data.root, size=data.load_size, crop_size=data.crop_size, crop="random", flip=data.flip, seed=seed
+    )
 
 
-def folder_prior(root: str, quantization: QuantizationConfig, load_size: int | None = 256, workers: int = 0,
-                 progress: bool = False):
+def folder_prior(
+    root: str, quantization: QuantizationConfig, load_size: int | None = 256, workers: int = 0, progress: bool = False
+):
     """The colour prior of a photo folder, each photo resized to shorter side ``load_size`` (as in training)."""
     from torch.utils.data import DataLoader
 

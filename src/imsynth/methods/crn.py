@@ -5,6 +5,7 @@ This module wires the pieces (:mod:`imsynth.models.crn`, :mod:`imsynth.losses.pe
 :mod:`imsynth.models.backbones`) into a :class:`~imsynth.training.method.TrainingMethod`; the
 generic trainer does the rest.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -67,8 +68,9 @@ def build_loss_network(config: PerceptualLossConfig) -> nn.Module:
     from imsynth.models.backbones import build_feature_extractor
 
     if config.backbone == "vgg19":
-        return build_feature_extractor("vgg19", weights=config.vgg_weights, pooling=config.vgg_pooling,
-                                       preprocess=config.vgg_preprocess)
+        return build_feature_extractor(
+            "vgg19", weights=config.vgg_weights, pooling=config.vgg_pooling, preprocess=config.vgg_preprocess
+        )
     return build_feature_extractor(config.backbone)
 
 
@@ -113,8 +115,9 @@ class CRNMethod(TrainingMethod[CRNMethodConfig]):
         extractor = build_loss_network(self.config.loss).to(self.device)
         weights = self._rebalanced_weights or self.config.loss.layer_weights
         if self.config.model.num_variants > 1:
-            self.criterion = DiversityLoss(extractor, weights, min_weight=self.config.loss.min_weight,
-                                           mean_weight=self.config.loss.mean_weight)
+            self.criterion = DiversityLoss(
+                extractor, weights, min_weight=self.config.loss.min_weight, mean_weight=self.config.loss.mean_weight
+            )
         else:
             self.criterion = FeatureMatchingLoss(extractor, weights)
 
@@ -153,12 +156,17 @@ class CRNMethod(TrainingMethod[CRNMethodConfig]):
         new = [old[0] * means[0] / m if m > 0 else w for w, m in zip(old, means)]
         self._rebalanced_weights = new
         self.criterion.layer_weights = new  # type: ignore[union-attr]
-        print(f"imsynth: CRN loss weights rebalanced after {self._term_count} steps: "
-              + ", ".join(f"{w:.4g}" for w in new))
+        print(
+            f"imsynth: CRN loss weights rebalanced after {self._term_count} steps: "
+            + ", ".join(f"{w:.4g}" for w in new)
+        )
 
     def state_dict_extra(self) -> dict[str, Any]:
-        return {"rebalanced_weights": self._rebalanced_weights, "term_sums": self._term_sums,
-                "term_count": self._term_count}
+        return {
+            "rebalanced_weights": self._rebalanced_weights,
+            "term_sums": self._term_sums,
+            "term_count": self._term_count,
+        }
 
     def load_state_dict_extra(self, state: dict[str, Any]) -> None:
         self._rebalanced_weights = state.get("rebalanced_weights")
@@ -170,10 +178,12 @@ class CRNMethod(TrainingMethod[CRNMethodConfig]):
     def sample(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         assert self.generator is not None
         space = get_label_space(self.config.data.label_space)
-        label_rgb = torch.stack([
-            torch.from_numpy(space.colorize_train(t.cpu().numpy())).permute(2, 0, 1).float() / 255
-            for t in batch["label"]
-        ])
+        label_rgb = torch.stack(
+            [
+                torch.from_numpy(space.colorize_train(t.cpu().numpy())).permute(2, 0, 1).float() / 255
+                for t in batch["label"]
+            ]
+        )
         fakes = self.generator.synthesize(batch["label"])
         columns = {"label": label_rgb, "real": batch["image"]}
         for j in range(min(3, fakes.shape[1])):

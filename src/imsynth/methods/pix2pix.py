@@ -18,6 +18,7 @@ images in [0, 1] (:func:`build_dataset`); the method converts them to the genera
 All use the paper's jitter (Sec. 6.2): resize to ``load_size`` x ``load_size`` (286), random
 crop ``crop_size`` (256), random horizontal flip; ``direction="BtoA"`` swaps A and B.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -105,8 +106,10 @@ class Pix2PixMethodConfig:
         multiple = self.model.generator.size_multiple
         crop = self.data.crop_size
         if crop % multiple:
-            raise ValueError(f"crop_size {crop} is not a multiple of {multiple}, which {self.model.generator.name} "
-                             f"needs; use e.g. crop_size={multiple * max(1, crop // multiple)}")
+            raise ValueError(
+                f"crop_size {crop} is not a multiple of {multiple}, which {self.model.generator.name} "
+                f"needs; use e.g. crop_size={multiple * max(1, crop // multiple)}"
+            )
 
 
 # ----------------------------------------------------------------------------- data
@@ -214,8 +217,11 @@ class Pix2PixMethod(TrainingMethod[Pix2PixMethodConfig]):
             with ctx.autocast():
                 loss_g, terms_g = self.loss.generator(self.judge(real_a, fake_b), fake_b, real_b)
             ctx.optimize(loss_g, self.opt_g)
-        return {"loss_g": loss_g.detach(), "loss_d": loss_d.detach(),
-                **{f"loss/{k}": v for k, v in {**terms_g, **terms_d}.items()}}
+        return {
+            "loss_g": loss_g.detach(),
+            "loss_d": loss_d.detach(),
+            **{f"loss/{k}": v for k, v in {**terms_g, **terms_d}.items()},
+        }
 
     def sample(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         """input | real | output, the output in the paper's test mode (dropout on, batch statistics)."""

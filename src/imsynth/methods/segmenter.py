@@ -6,6 +6,7 @@ held-out photos is the upper bound any synthesized image can reach. The network 
 :class:`~imsynth.models.segmenter.Segmenter`; the loss is the mean cross-entropy over the pixels
 of a trained class (train id 255 = ignore). One Adam optimizer; the generic trainer does the rest.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -42,9 +43,9 @@ class SegmenterMethodConfig:
 def colorize_train_ids(train: torch.Tensor, label_space: str) -> torch.Tensor:
     """``B x H x W`` train ids -> ``B x 3 x H x W`` label colours in [0, 1] (for sample grids)."""
     space = get_label_space(label_space)
-    return torch.stack([
-        torch.from_numpy(space.colorize_train(t.cpu().numpy())).permute(2, 0, 1).float() / 255 for t in train
-    ]).to(train.device)
+    return torch.stack(
+        [torch.from_numpy(space.colorize_train(t.cpu().numpy())).permute(2, 0, 1).float() / 255 for t in train]
+    ).to(train.device)
 
 
 class SegmenterMethod(SingleOptimizerMethod[SegmenterMethodConfig]):
@@ -76,5 +77,8 @@ class SegmenterMethod(SingleOptimizerMethod[SegmenterMethodConfig]):
     def sample(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         assert self.net is not None
         space = self.config.data.label_space
-        return {"photo": batch["image"], "layout": colorize_train_ids(batch["label"], space),
-                "prediction": colorize_train_ids(self.net.predict(batch["image"]), space)}
+        return {
+            "photo": batch["image"],
+            "layout": colorize_train_ids(batch["label"], space),
+            "prediction": colorize_train_ids(self.net.predict(batch["image"]), space),
+        }

@@ -28,6 +28,7 @@ the released Caffe model normalises after that ReLU.
 The classification network keeps its bin centres and the training-set colour prior ``p`` as
 buffers, so a checkpoint alone can decode predictions (:meth:`ColorizerNet.predict_ab`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -83,11 +84,17 @@ def _conv_block(index: int, in_channels: int, out_channels: int) -> nn.Sequentia
     layers = []
     for j in range(count):
         last = j == count - 1
-        layers.append(ConvNormAct(
-            in_channels if j == 0 else out_channels, out_channels, 3,
-            stride=2 if last and index in _DOWNSAMPLING_BLOCKS else 1,
-            dilation=dilation, norm="batch" if last else "none", activation="relu",
-        ))
+        layers.append(
+            ConvNormAct(
+                in_channels if j == 0 else out_channels,
+                out_channels,
+                3,
+                stride=2 if last and index in _DOWNSAMPLING_BLOCKS else 1,
+                dilation=dilation,
+                norm="batch" if last else "none",
+                activation="relu",
+            )
+        )
     return nn.Sequential(*layers)
 
 
@@ -102,8 +109,7 @@ def _upsampling_block(in_channels: int, out_channels: int) -> nn.Sequential:
 class ColorizerNet(nn.Module):
     """Lightness -> ab class scores (or ab values) at 1/4 resolution; see the module docstring."""
 
-    def __init__(self, config: ColorizerConfig, bin_centers: Tensor | None = None,
-                 prior: Tensor | None = None) -> None:
+    def __init__(self, config: ColorizerConfig, bin_centers: Tensor | None = None, prior: Tensor | None = None) -> None:
         super().__init__()
         self.config = config
         widths = config.channels()
@@ -118,13 +124,21 @@ class ColorizerNet(nn.Module):
             if config.num_bins < 1:
                 raise ValueError("a classification colorizer needs num_bins >= 1 (the size of its ab grid)")
             self.classifier = nn.Conv2d(widths[7], config.num_bins, 1)
-            self.register_buffer("bin_centers", torch.zeros(config.num_bins, 2) if bin_centers is None
-                                 else bin_centers.detach().float().clone())
-            self.register_buffer("prior", torch.full((config.num_bins,), 1.0 / config.num_bins) if prior is None
-                                 else prior.detach().float().clone())
+            self.register_buffer(
+                "bin_centers",
+                torch.zeros(config.num_bins, 2) if bin_centers is None else bin_centers.detach().float().clone(),
+            )
+            self.register_buffer(
+                "prior",
+                torch.full((config.num_bins,), 1.0 / config.num_bins)
+                if prior is None
+                else prior.detach().float().clone(),
+            )
             if self.bin_centers.shape != (config.num_bins, 2) or self.prior.shape != (config.num_bins,):
-                raise ValueError(f"bin_centers {tuple(self.bin_centers.shape)} / prior {tuple(self.prior.shape)} "
-                                 f"do not match num_bins={config.num_bins}")
+                raise ValueError(
+                    f"bin_centers {tuple(self.bin_centers.shape)} / prior {tuple(self.prior.shape)} "
+                    f"do not match num_bins={config.num_bins}"
+                )
         else:
             self.classifier = nn.Conv2d(widths[7], 2, 1)
 
@@ -139,8 +153,13 @@ class ColorizerNet(nn.Module):
             raise ValueError(f"input size {height}x{width} is not a multiple of {SIZE_MULTIPLE}; pad it first")
         return self.classifier(self.blocks(lightness))
 
-    def predict_ab(self, lightness: Tensor, mode: DecodeMode = "annealed_mean", temperature: float = 0.38,
-                   full_resolution: bool = True) -> Tensor:
+    def predict_ab(
+        self,
+        lightness: Tensor,
+        mode: DecodeMode = "annealed_mean",
+        temperature: float = 0.38,
+        full_resolution: bool = True,
+    ) -> Tensor:
         """Predicted ab ``(N, 2, H, W)`` (bilinearly upsampled) or at 1/4 resolution."""
         output = self(lightness)
         if self.is_classifier:

@@ -34,6 +34,7 @@ Widths (authors' models): 1024 channels for h <= 64, 512 for h = 128 and 256, 12
 Initialisation: convolutions keep PyTorch's default (Kaiming-uniform); the final projection is
 drawn small (:func:`init_projection`) so that an untrained network outputs images near mid-gray.
 """
+
 from __future__ import annotations
 
 import dataclasses

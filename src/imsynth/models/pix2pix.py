@@ -27,6 +27,7 @@ Generators work in [-1, 1] (tanh output); datasets give [0, 1], so callers conve
 boundary (:func:`to_signed` / :func:`to_unit`). Weights are drawn from N(0, 0.02) (Sec. 6.2),
 norm scales from N(1, 0.02) (:func:`init_gan_weights`).
 """
+
 from __future__ import annotations
 
 import math
@@ -95,12 +96,12 @@ class GeneratorConfig:
     @property
     def name(self) -> str:
         """The public implementation's name: ``unet_256``, ``resnet_9blocks``..."""
-        return f"unet_{2 ** self.depth}" if self.arch == "unet" else f"resnet_{self.num_blocks}blocks"
+        return f"unet_{2**self.depth}" if self.arch == "unet" else f"resnet_{self.num_blocks}blocks"
 
     @property
     def size_multiple(self) -> int:
         """Input height and width must be multiples of this: 2^depth (U-Net) or 4 (ResNet)."""
-        return 2 ** self.depth if self.arch == "unet" else 4
+        return 2**self.depth if self.arch == "unet" else 4
 
 
 @dataclass
@@ -123,8 +124,10 @@ def generator_config_from_name(name: str, **overrides: object) -> GeneratorConfi
     """``unet_256`` / ``unet_128`` / ``unet_<2^d>`` / ``resnet_9blocks`` / ``resnet_<n>blocks``."""
     match = _NAME.match(name)
     if match is None:
-        raise ValueError(f"unknown generator {name!r}: use unet_256, unet_128, unet_<2^depth> (e.g. unet_32) "
-                         "or resnet_<n>blocks (e.g. resnet_9blocks)")
+        raise ValueError(
+            f"unknown generator {name!r}: use unet_256, unet_128, unet_<2^depth> (e.g. unet_32) "
+            "or resnet_<n>blocks (e.g. resnet_9blocks)"
+        )
     if match.group(1) is not None:
         size = int(match.group(1))
         if size < 4 or size & (size - 1):
@@ -166,16 +169,18 @@ def unet_plan(config: GeneratorConfig) -> list[UNetLevelPlan]:
     plan = []
     for i, width in enumerate(widths):
         innermost = i == depth - 1
-        plan.append(UNetLevelPlan(
-            level=i,
-            down_in=config.in_channels if i == 0 else widths[i - 1],
-            down_out=width,
-            down_norm=0 < i < depth - 1 and config.norm != "none",
-            up_in=width if innermost else 2 * width,  # the inner level's skip doubles the channels
-            up_out=config.out_channels if i == 0 else widths[i - 1],
-            up_norm=i > 0 and config.norm != "none",
-            dropout=i in with_dropout,
-        ))
+        plan.append(
+            UNetLevelPlan(
+                level=i,
+                down_in=config.in_channels if i == 0 else widths[i - 1],
+                down_out=width,
+                down_norm=0 < i < depth - 1 and config.norm != "none",
+                up_in=width if innermost else 2 * width,  # the inner level's skip doubles the channels
+                up_out=config.out_channels if i == 0 else widths[i - 1],
+                up_norm=i > 0 and config.norm != "none",
+                dropout=i in with_dropout,
+            )
+        )
     return plan
 
 
@@ -190,8 +195,10 @@ def _unet_level(plan: UNetLevelPlan, config: GeneratorConfig) -> tuple[nn.Sequen
     down.append(nn.Conv2d(plan.down_in, plan.down_out, 4, stride=2, padding=1, bias=not plan.down_norm))
     if plan.down_norm:
         down.append(make_norm(config.norm, plan.down_out))
-    up: list[nn.Module] = [nn.ReLU(),
-                           nn.ConvTranspose2d(plan.up_in, plan.up_out, 4, stride=2, padding=1, bias=not plan.up_norm)]
+    up: list[nn.Module] = [
+        nn.ReLU(),
+        nn.ConvTranspose2d(plan.up_in, plan.up_out, 4, stride=2, padding=1, bias=not plan.up_norm),
+    ]
     up.append(make_norm(config.norm, plan.up_out) if plan.up_norm else nn.Tanh() if plan.level == 0 else nn.Identity())
     if plan.dropout:
         up.append(nn.Dropout(config.dropout))
@@ -247,9 +254,11 @@ class ResNetGenerator(nn.Module):
         ]
         layers += [_residual_block(4 * ngf, config) for _ in range(config.num_blocks)]
         for width in (2 * ngf, ngf):
-            layers += [nn.ConvTranspose2d(2 * width, width, 3, stride=2, padding=1, output_padding=1,
-                                          bias=norm == "none"),
-                       make_norm(norm, width), nn.ReLU()]
+            layers += [
+                nn.ConvTranspose2d(2 * width, width, 3, stride=2, padding=1, output_padding=1, bias=norm == "none"),
+                make_norm(norm, width),
+                nn.ReLU(),
+            ]
         layers += [nn.Conv2d(ngf, config.out_channels, 7, padding=3, padding_mode="reflect"), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 

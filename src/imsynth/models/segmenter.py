@@ -23,6 +23,7 @@ Every convolution block is the shared :class:`~imsynth.nn.blocks.ConvNormAct` /
 ``[0, 1]``, any size; output: ``B x num_classes x H x W`` logits (train ids; 255 = ignore in
 the targets).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -81,18 +82,15 @@ class ASPP(nn.Module):
     """Atrous spatial pyramid pooling (DeepLab v3, Sec. 3.3): parallel 1x1, dilated 3x3 and
     image-pooling branches, concatenated and fused by a 1x1 convolution."""
 
-    def __init__(self, in_channels: int, out_channels: int, rates: tuple[int, ...], norm: str,
-                 dropout: float) -> None:
+    def __init__(self, in_channels: int, out_channels: int, rates: tuple[int, ...], norm: str, dropout: float) -> None:
         super().__init__()
         branches = [ConvNormAct(in_channels, out_channels, 1, norm=norm, activation="relu")]
-        branches += [ConvNormAct(in_channels, out_channels, 3, dilation=r, norm=norm, activation="relu")
-                     for r in rates]
+        branches += [ConvNormAct(in_channels, out_channels, 3, dilation=r, norm=norm, activation="relu") for r in rates]
         self.branches = nn.ModuleList(branches)
         # The pooled branch sees one value per channel: batch statistics would be degenerate for
         # a batch of one image, so it has a bias and no normalisation.
         self.image_pool = ConvNormAct(in_channels, out_channels, 1, norm="none", activation="relu")
-        self.project = ConvNormAct(out_channels * (len(branches) + 1), out_channels, 1, norm=norm,
-                                   activation="relu")
+        self.project = ConvNormAct(out_channels * (len(branches) + 1), out_channels, 1, norm=norm, activation="relu")
         self.dropout = nn.Dropout2d(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -114,14 +112,17 @@ class Segmenter(nn.Module):
             return ConvNormAct(cin, cout, k, norm=norm, activation="relu", **kw)
 
         def residual(ch: int, dilation: int, n: int) -> list[nn.Module]:
-            return [ResidualBlock(ch, dilation=dilation, norm=norm, activation="relu", post_activation="relu")
-                    for _ in range(n)]
+            return [
+                ResidualBlock(ch, dilation=dilation, norm=norm, activation="relu", post_activation="relu")
+                for _ in range(n)
+            ]
 
-        self.stem = nn.Sequential(conv(3, w0, stride=2), conv(w0, w0))                      # stride 2
-        self.stage4 = nn.Sequential(conv(w0, w1, stride=2), *residual(w1, 1, 1))            # stride 4
+        self.stem = nn.Sequential(conv(3, w0, stride=2), conv(w0, w0))  # stride 2
+        self.stage4 = nn.Sequential(conv(w0, w1, stride=2), *residual(w1, 1, 1))  # stride 4
         self.stage8 = nn.Sequential(conv(w1, w2, stride=2), *residual(w2, 1, c.blocks[0]))  # stride 8
-        self.dilated = nn.Sequential(                                                        # stride 8
-            conv(w2, w3, dilation=2), *residual(w3, 2, c.blocks[1]), *residual(w3, 4, c.blocks[2]))
+        self.dilated = nn.Sequential(  # stride 8
+            conv(w2, w3, dilation=2), *residual(w3, 2, c.blocks[1]), *residual(w3, 4, c.blocks[2])
+        )
         aspp_width = c.scaled(c.aspp_width)
         self.aspp = ASPP(w3, aspp_width, c.aspp_rates, norm, c.dropout)
         skip = c.scaled(c.skip_width)

@@ -12,6 +12,7 @@
 Normalisations and activations are chosen by name through :func:`make_norm` and
 :func:`make_activation` so that configs stay plain strings.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -53,9 +54,7 @@ def make_activation(kind: str, negative_slope: float = 0.2) -> nn.Module:
         return nn.Sigmoid()
     if kind == "none":
         return nn.Identity()
-    raise ValueError(
-        f"unknown activation {kind!r}; expected one of 'lrelu', 'relu', 'tanh', 'sigmoid', 'none'"
-    )
+    raise ValueError(f"unknown activation {kind!r}; expected one of 'lrelu', 'relu', 'tanh', 'sigmoid', 'none'")
 
 
 class ConvNormAct(nn.Module):

@@ -15,6 +15,7 @@ Functions here:
 * :func:`resize_label_ids` -- nearest-neighbour resampling of an id map (labels stay hard);
 * :func:`area_resize` / :func:`label_pyramid` -- area averaging to one size / to many sizes.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -60,9 +61,7 @@ def one_hot_with_void(
     invalid = ~valid & (ids != ignore_index)
     if bool(invalid.any()):
         bad = torch.unique(ids[invalid])[:10].tolist()
-        raise ValueError(
-            f"label ids must lie in [0, {num_classes}) or equal ignore_index={ignore_index}; found {bad}"
-        )
+        raise ValueError(f"label ids must lie in [0, {num_classes}) or equal ignore_index={ignore_index}; found {bad}")
     index = torch.where(valid, ids, torch.full_like(ids, num_classes))
     return F.one_hot(index, num_classes + 1).permute(0, 3, 1, 2).to(dtype)
 

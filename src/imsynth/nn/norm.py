@@ -12,6 +12,7 @@ So it differs from :class:`torch.nn.GroupNorm` with one group only in that the a
 parameters are per channel, and from :class:`torch.nn.LayerNorm` over (C, H, W) in that the
 parameters do not depend on the spatial size -- the layer works at any resolution.
 """
+
 from __future__ import annotations
 
 import torch
@@ -45,8 +46,7 @@ class LayerNorm2d(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 4 or x.size(1) != self.num_channels:
             raise ValueError(
-                f"LayerNorm2d({self.num_channels}) expects B x {self.num_channels} x H x W, "
-                f"got shape {tuple(x.shape)}"
+                f"LayerNorm2d({self.num_channels}) expects B x {self.num_channels} x H x W, got shape {tuple(x.shape)}"
             )
         # Normalisation over every non-batch axis; the affine part is applied per channel below.
         y = F.layer_norm(x, x.shape[1:], weight=None, bias=None, eps=self.eps)

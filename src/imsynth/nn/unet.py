@@ -16,6 +16,7 @@ Channel bookkeeping: if ``down_i`` maps ``c_{i-1} -> c_i`` channels, then ``bloc
 ``2 * c_{i-1}`` channels (skip + decoded), so ``up_i`` reads ``2 * c_i`` channels -- except at
 the innermost level, which reads ``c_i`` -- and writes ``c_{i-1}``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -33,8 +34,7 @@ class UNetSkipBlock(nn.Module):
     channels, input first.
     """
 
-    def __init__(self, down: nn.Module, up: nn.Module, inner: UNetSkipBlock | None = None,
-                 skip: bool = True) -> None:
+    def __init__(self, down: nn.Module, up: nn.Module, inner: UNetSkipBlock | None = None, skip: bool = True) -> None:
         super().__init__()
         self.down = down
         self.inner = inner

@@ -27,6 +27,7 @@ Concurrency: the model runs on one dedicated thread. Requests wait for it in arr
 (at most ``max_waiting`` of them; more get 503), so the page, scripts and several browser tabs
 can use one server without ever running the model twice at once.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -146,15 +147,19 @@ def open_upload(data: bytes, limits: ServingLimits) -> Image.Image:
     if not data:
         raise HTTPException(400, "the upload is empty: send a label-map image (PNG)")
     if len(data) > limits.max_upload_bytes:
-        raise HTTPException(413, f"the image file is {len(data):,} bytes; the limit is {limits.max_upload_bytes:,} bytes")
+        raise HTTPException(
+            413, f"the image file is {len(data):,} bytes; the limit is {limits.max_upload_bytes:,} bytes"
+        )
     try:
         image = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
     except Image.DecompressionBombError as exc:
         raise HTTPException(413, f"the image is too large to decode ({exc})") from None
     except UnidentifiedImageError:
         raise HTTPException(
-            400, f"the upload is not an image (first bytes {data[:8]!r}); send a label map as "
-                 f"{', '.join(IMAGE_FORMATS)} (PNG preferred)") from None
+            400,
+            f"the upload is not an image (first bytes {data[:8]!r}); send a label map as "
+            f"{', '.join(IMAGE_FORMATS)} (PNG preferred)",
+        ) from None
     check_size(image.size, limits)
     try:
         image.load()
@@ -169,12 +174,16 @@ def check_size(size: tuple[int, int], limits: ServingLimits) -> None:
     width, height = size
     if width * height > limits.max_pixels or max(width, height) > limits.max_side:
         raise HTTPException(
-            413, f"the layout is {height}x{width} pixels (height x width); the limit is {limits.max_pixels:,} "
-                 f"pixels and {limits.max_side} per side")
+            413,
+            f"the layout is {height}x{width} pixels (height x width); the limit is {limits.max_pixels:,} "
+            f"pixels and {limits.max_side} per side",
+        )
     if min(width, height) < limits.min_side:
         raise HTTPException(
-            422, f"the layout is {height}x{width} pixels (height x width); each side must be at least "
-                 f"{limits.min_side} pixels")
+            422,
+            f"the layout is {height}x{width} pixels (height x width); each side must be at least "
+            f"{limits.min_side} pixels",
+        )
 
 
 def decode_layout(image: Image.Image, space: LabelSpace, *, strict: bool, tolerance: float) -> np.ndarray:
@@ -240,8 +249,10 @@ async def read_upload(request: Request, limits: ServingLimits) -> Upload:
     if content_type == "application/json":
         return _json_upload(body)
     raise HTTPException(
-        415, f"unsupported content type {content_type or '(none)'!r}: send multipart/form-data with a 'file' "
-             "field, or application/json with an 'image' key holding a base64 PNG")
+        415,
+        f"unsupported content type {content_type or '(none)'!r}: send multipart/form-data with a 'file' "
+        "field, or application/json with an 'image' key holding a base64 PNG",
+    )
 
 
 async def _multipart_upload(request: Request, body: bytes) -> Upload:
@@ -324,8 +335,11 @@ class ModelWorker:
     async def synthesize(self, ids: np.ndarray, variants: int | None) -> np.ndarray:
         with self._lock:
             if self._waiting >= self.max_waiting:
-                raise HTTPException(503, f"the model is busy ({self._waiting} requests waiting); retry shortly",
-                                    headers={"Retry-After": "2"})
+                raise HTTPException(
+                    503,
+                    f"the model is busy ({self._waiting} requests waiting); retry shortly",
+                    headers={"Retry-After": "2"},
+                )
             self._waiting += 1
         try:
             future = self._executor.submit(self.synthesizer.synthesize, ids, variants)
@@ -339,8 +353,12 @@ class ModelWorker:
 
 
 # ------------------------------------------------------------------------------------------- app
-def create_app(synthesizer_or_checkpoint: LayoutSynthesizer | str | Path, limits: ServingLimits | None = None,
-               *, device: str = "auto") -> FastAPI:
+def create_app(
+    synthesizer_or_checkpoint: LayoutSynthesizer | str | Path,
+    limits: ServingLimits | None = None,
+    *,
+    device: str = "auto",
+) -> FastAPI:
     """The painter app around a loaded synthesizer, or around a checkpoint it loads now (once)."""
     limits = limits or ServingLimits()
     if isinstance(synthesizer_or_checkpoint, (str, Path)):
@@ -357,8 +375,14 @@ def create_app(synthesizer_or_checkpoint: LayoutSynthesizer | str | Path, limits
         yield
         worker.close()
 
-    app = FastAPI(title="imsynth painter", version="1", lifespan=lifespan, docs_url="/api/docs", redoc_url=None,
-                  openapi_url="/api/openapi.json")
+    app = FastAPI(
+        title="imsynth painter",
+        version="1",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
     app.state.synthesizer = synthesizer
     app.state.limits = limits
     app.mount("/static", StaticFiles(packages=[("imsynth.serving", "static")]), name="static")
@@ -371,8 +395,14 @@ def create_app(synthesizer_or_checkpoint: LayoutSynthesizer | str | Path, limits
         "label_space": space.name,
         "void": {"name": void.name, "id": void.id, "color": color_hex(void.color), "rgb": list(void.color)},
         "classes": [
-            {"name": c.name, "id": c.id, "train_id": c.train_id, "category": c.category,
-             "color": color_hex(c.color), "rgb": list(c.color)}
+            {
+                "name": c.name,
+                "id": c.id,
+                "train_id": c.train_id,
+                "category": c.category,
+                "color": color_hex(c.color),
+                "rgb": list(c.color),
+            }
             for c in space.train_classes
         ],
     }
@@ -433,11 +463,16 @@ def create_app(synthesizer_or_checkpoint: LayoutSynthesizer | str | Path, limits
             check_size((size[1], size[0]), limits)
             ids = resize_ids(ids, size)
         classes = [{"name": c.name, "id": c.id, "pixels": n} for c, n in iter_class_histogram(space, ids)]
-        return JSONResponse({
-            "width": int(ids.shape[1]), "height": int(ids.shape[0]),
-            "source_width": int(source_width), "source_height": int(source_height),
-            "image": png_base64(space.colorize(ids)), "classes": classes,
-        })
+        return JSONResponse(
+            {
+                "width": int(ids.shape[1]),
+                "height": int(ids.shape[0]),
+                "source_width": int(source_width),
+                "source_height": int(source_height),
+                "image": png_base64(space.colorize(ids)),
+                "classes": classes,
+            }
+        )
 
     @app.post("/api/synthesize")
     async def synthesize(request: Request) -> JSONResponse:
@@ -449,11 +484,17 @@ def create_app(synthesizer_or_checkpoint: LayoutSynthesizer | str | Path, limits
         photos = await worker.synthesize(ids, variants)
         seconds = time.perf_counter() - started
         encoded = await asyncio.to_thread(lambda: [png_base64(photo) for photo in photos])
-        return JSONResponse({
-            "width": int(ids.shape[1]), "height": int(ids.shape[0]), "variants": encoded,
-            "method": synthesizer.method, "step": int(synthesizer.step), "label_space": space.name,
-            "seconds": round(seconds, 3),
-        })
+        return JSONResponse(
+            {
+                "width": int(ids.shape[1]),
+                "height": int(ids.shape[0]),
+                "variants": encoded,
+                "method": synthesizer.method,
+                "step": int(synthesizer.step),
+                "label_space": space.name,
+                "seconds": round(seconds, 3),
+            }
+        )
 
     return app
 

@@ -4,6 +4,7 @@ A method implements :class:`TrainingMethod` (or :class:`SingleOptimizerMethod`);
 :class:`Trainer` does seeding, devices, mixed precision, data streaming, LR schedules, logging,
 checkpointing and exact resume. See :mod:`imsynth.training.method` for a worked example.
 """
+
 from imsynth.training.checkpoint import (
     Checkpoint,
     CheckpointError,

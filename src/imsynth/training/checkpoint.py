@@ -18,6 +18,7 @@ Each ``.safetensors`` file embeds the run config under the ``imsynth_config`` me
 single ``generator.safetensors`` is enough to rebuild the model for inference
 (:func:`read_model_config`).
 """
+
 from __future__ import annotations
 
 import json
@@ -110,8 +111,7 @@ def save_checkpoint(
 
     config_json = json.dumps(dict(config))
     for model_name, model in models.items():
-        write_bytes(temp / f"{model_name}{WEIGHTS_SUFFIX}",
-                    _weights_bytes(model, config_json, model_name, step))
+        write_bytes(temp / f"{model_name}{WEIGHTS_SUFFIX}", _weights_bytes(model, config_json, model_name, step))
     with atomic_write(temp / STATE_FILE, "wb") as handle:
         torch.save({**state, "step": step, "config": dict(config), "models": list(models)}, handle)
     fsync_dir(temp)
@@ -125,10 +125,16 @@ def save_checkpoint(
 
 def _weights_bytes(model: nn.Module, config_json: str, model_name: str, step: int) -> bytes:
     """Serialize a model's state dict (copied to contiguous CPU tensors) with the run config."""
-    tensors = {key: value.detach().to("cpu").clone(memory_format=torch.contiguous_format)
-               for key, value in model.state_dict().items()}
-    metadata = {CONFIG_METADATA_KEY: config_json, "imsynth_model": model_name,
-                "imsynth_step": str(step), "format": "pt"}
+    tensors = {
+        key: value.detach().to("cpu").clone(memory_format=torch.contiguous_format)
+        for key, value in model.state_dict().items()
+    }
+    metadata = {
+        CONFIG_METADATA_KEY: config_json,
+        "imsynth_model": model_name,
+        "imsynth_step": str(step),
+        "format": "pt",
+    }
     return safetensors_bytes(tensors, metadata=metadata)
 
 
@@ -185,8 +191,9 @@ def find_latest(root: str | Path) -> Path | None:
         try:
             target = root / json.loads(pointer.read_text())["checkpoint"]
         except (ValueError, KeyError, TypeError) as error:
-            raise CheckpointError(f"{pointer} is corrupt ({error}); delete it to use the newest "
-                                  "complete checkpoint") from error
+            raise CheckpointError(
+                f"{pointer} is corrupt ({error}); delete it to use the newest complete checkpoint"
+            ) from error
         if (target / STATE_FILE).is_file():
             return target
     complete = _complete_checkpoints(root)
@@ -237,8 +244,10 @@ def _load_dir(folder: Path, map_location: str | torch.device) -> Checkpoint:
     try:
         state = torch.load(state_path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises many types for truncated/corrupt pickles
-        raise CheckpointError(f"{state_path} is corrupt or truncated ({type(error).__name__}: {error}); "
-                              "delete this checkpoint folder to fall back to an older one") from error
+        raise CheckpointError(
+            f"{state_path} is corrupt or truncated ({type(error).__name__}: {error}); "
+            "delete this checkpoint folder to fall back to an older one"
+        ) from error
     if not isinstance(state, dict) or not {"step", "config", "models"} <= set(state):
         raise CheckpointError(f"{state_path} is not an imsynth training state")
     weights = {}
@@ -272,8 +281,9 @@ def read_model_config(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     metadata = _read_metadata(path)
     if CONFIG_METADATA_KEY not in metadata:
-        raise CheckpointError(f"{path} has no embedded imsynth config (metadata key "
-                              f"{CONFIG_METADATA_KEY!r}); was it written by imsynth?")
+        raise CheckpointError(
+            f"{path} has no embedded imsynth config (metadata key {CONFIG_METADATA_KEY!r}); was it written by imsynth?"
+        )
     try:
         return json.loads(metadata[CONFIG_METADATA_KEY])
     except ValueError as error:
@@ -307,18 +317,20 @@ def load_weights_into(models: Mapping[str, nn.Module], checkpoint: Checkpoint) -
     """Copy the checkpoint's weights into ``models`` (names and shapes must match exactly)."""
     missing = sorted(set(models) - set(checkpoint.weights))
     if missing:
-        raise CheckpointError(f"checkpoint {checkpoint.path} has no weights for model(s) {missing}; "
-                              f"it contains {sorted(checkpoint.weights)}")
+        raise CheckpointError(
+            f"checkpoint {checkpoint.path} has no weights for model(s) {missing}; "
+            f"it contains {sorted(checkpoint.weights)}"
+        )
     for name, model in models.items():
         try:
             model.load_state_dict(checkpoint.weights[name])
         except RuntimeError as error:
-            raise CheckpointError(f"weights for {name!r} in {checkpoint.path} do not fit the model: "
-                                  f"{error}") from error
+            raise CheckpointError(f"weights for {name!r} in {checkpoint.path} do not fit the model: {error}") from error
 
 
-def load_method_checkpoint(path: str | Path, method: str, config_class: type[ConfigT],
-                           hint: str = "") -> tuple[Checkpoint, ConfigT]:
+def load_method_checkpoint(
+    path: str | Path, method: str, config_class: type[ConfigT], hint: str = ""
+) -> tuple[Checkpoint, ConfigT]:
     """A checkpoint that must hold a ``method`` model, with its method config rebuilt as ``config_class``.
 
     Another method's checkpoint is refused with a :class:`CheckpointError` naming both (plus ``hint``).

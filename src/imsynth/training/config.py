@@ -8,6 +8,7 @@ When a run is resumed, the saved run config must agree with the new one, except 
 *run-control* fields listed in :data:`RESUMABLE_TRAIN_FIELDS` (how long to train, where and how
 often to log...), which only decide when and how the same trajectory is computed.
 """
+
 from __future__ import annotations
 
 import json
@@ -69,8 +70,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
         self.betas = tuple(self.betas)  # type: ignore[assignment]
-        positive = ("max_steps", "batch_size", "log_every", "sample_every", "sample_count",
-                    "checkpoint_every")
+        positive = ("max_steps", "batch_size", "log_every", "sample_every", "sample_count", "checkpoint_every")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -101,11 +101,26 @@ class TrainConfig:
 
 
 #: TrainConfig fields that may differ between a run and its resumption.
-RESUMABLE_TRAIN_FIELDS = frozenset({
-    "out_dir", "max_steps", "max_minutes", "device", "num_workers", "dist_backend", "compile", "compile_mode",
-    "channels_last", "log_every",
-    "sample_every", "sample_count", "checkpoint_every", "keep_last", "progress", "tensorboard",
-})
+RESUMABLE_TRAIN_FIELDS = frozenset(
+    {
+        "out_dir",
+        "max_steps",
+        "max_minutes",
+        "device",
+        "num_workers",
+        "dist_backend",
+        "compile",
+        "compile_mode",
+        "channels_last",
+        "log_every",
+        "sample_every",
+        "sample_count",
+        "checkpoint_every",
+        "keep_last",
+        "progress",
+        "tensorboard",
+    }
+)
 
 
 class ConfigMismatchError(ValueError):

@@ -9,6 +9,7 @@ and gradient clipping; a method only says *what* to optimize::
 
 Methods with unusual needs can use the parts: :meth:`backward` then :meth:`step`.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -14,6 +14,7 @@ Under DDP the stream is the same; each of the ``world_size`` processes loads its
 share of every global batch (what ``DistributedSampler`` does per epoch, but resumable at any
 position), so the processes together see exactly the batches of a single-process run.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sized
@@ -36,8 +37,9 @@ class StreamSampler(Sampler[tuple[int, int]]):
     positions, the ``rank``-th contiguous slice of ``batch_size / world_size``.
     """
 
-    def __init__(self, dataset_size: int, seed: int, start: int = 0, *, rank: int = 0, world_size: int = 1,
-                 batch_size: int = 1) -> None:
+    def __init__(
+        self, dataset_size: int, seed: int, start: int = 0, *, rank: int = 0, world_size: int = 1, batch_size: int = 1
+    ) -> None:
         if dataset_size < 1:
             raise ValueError("cannot sample from an empty dataset")
         if world_size < 1 or not 0 <= rank < world_size or batch_size % world_size:
@@ -103,8 +105,9 @@ def _set_epoch(dataset: Any, epoch: int) -> None:
 def check_dataset(dataset: Any) -> int:
     """Return the size of a non-empty map-style dataset, or raise a clear error."""
     if isinstance(dataset, IterableDataset) or not isinstance(dataset, Sized):
-        raise TypeError("the trainer needs a map-style dataset (with __len__ and __getitem__), "
-                        f"got {type(dataset).__name__}")
+        raise TypeError(
+            f"the trainer needs a map-style dataset (with __len__ and __getitem__), got {type(dataset).__name__}"
+        )
     size = len(dataset)
     if size == 0:
         raise ValueError(f"the training dataset ({type(dataset).__name__}) is empty")
@@ -127,8 +130,14 @@ def make_loader(
     ``batch_size`` is the global batch; with ``world_size > 1`` the loader yields this process's
     ``batch_size / world_size`` samples of each global batch.
     """
-    sampler = StreamSampler(len(dataset), seed, start, rank=rank, world_size=world_size,  # type: ignore[arg-type]
-                            batch_size=batch_size)
+    sampler = StreamSampler(
+        len(dataset),
+        seed,
+        start,
+        rank=rank,
+        world_size=world_size,  # type: ignore[arg-type]
+        batch_size=batch_size,
+    )
     return DataLoader(
         StreamDataset(dataset, seed),
         batch_size=batch_size // world_size,

@@ -19,6 +19,7 @@ Conventions (the same whatever the number of processes, so a run can be resumed 
 * Batch norm: converted to ``SyncBatchNorm`` on GPUs (statistics over the global batch). PyTorch's
   ``SyncBatchNorm`` has no CPU kernel, so with gloo on CPUs batch statistics stay per process.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -93,12 +94,15 @@ def init_distributed(device: torch.device, backend: str = "auto") -> Distributed
         raise DistributedSetupError("this PyTorch build has no torch.distributed; run a single process")
     if not dist.is_initialized():
         if "MASTER_ADDR" not in os.environ:
-            raise DistributedSetupError("WORLD_SIZE > 1 but MASTER_ADDR is not set: launch with torchrun "
-                                        "(torchrun --nproc_per_node N -m imsynth train ...)")
+            raise DistributedSetupError(
+                "WORLD_SIZE > 1 but MASTER_ADDR is not set: launch with torchrun "
+                "(torchrun --nproc_per_node N -m imsynth train ...)"
+            )
         dist.init_process_group(backend=backend)
     if dist.get_world_size() != env.world_size:
-        raise DistributedSetupError(f"the process group has {dist.get_world_size()} processes but "
-                                    f"WORLD_SIZE is {env.world_size}")
+        raise DistributedSetupError(
+            f"the process group has {dist.get_world_size()} processes but WORLD_SIZE is {env.world_size}"
+        )
     return env
 
 
@@ -111,9 +115,11 @@ def shutdown_distributed() -> None:
 def per_rank_batch_size(batch_size: int, env: DistributedEnv) -> int:
     """Each process's share of the global ``batch_size`` (which must divide evenly)."""
     if batch_size % env.world_size:
-        raise DistributedSetupError(f"batch_size {batch_size} (the global batch) must be a multiple of the number "
-                                    f"of processes ({env.world_size}); use e.g. --batch-size "
-                                    f"{env.world_size * -(-batch_size // env.world_size)}")
+        raise DistributedSetupError(
+            f"batch_size {batch_size} (the global batch) must be a multiple of the number "
+            f"of processes ({env.world_size}); use e.g. --batch-size "
+            f"{env.world_size * -(-batch_size // env.world_size)}"
+        )
     return batch_size // env.world_size
 
 

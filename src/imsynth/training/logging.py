@@ -5,6 +5,7 @@ TensorBoard event files go to ``OUT_DIR/tb`` and sample grids to
 ``OUT_DIR/samples/step_XXXXXX.png``. When a run resumes at step ``s``, records after ``s`` (written
 by the interrupted process) are dropped from both logs, so they describe a single trajectory.
 """
+
 from __future__ import annotations
 
 import json
@@ -120,8 +121,7 @@ def _open_tensorboard(log_dir: Path, start_step: int) -> Any:
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError as error:
-        warnings.warn(f"TensorBoard logging disabled ({error}); install tensorboard to enable it",
-                      stacklevel=3)
+        warnings.warn(f"TensorBoard logging disabled ({error}); install tensorboard to enable it", stacklevel=3)
         return None
     # purge_step hides events that an earlier, interrupted process wrote after start_step.
     return SummaryWriter(str(log_dir), purge_step=start_step + 1)
@@ -145,8 +145,14 @@ class Progress:
         if enabled:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=max_steps if self._budget is None else None, initial=start_step, unit="step",
-                             dynamic_ncols=True, file=sys.stderr, smoothing=0.1)
+            self._bar = tqdm(
+                total=max_steps if self._budget is None else None,
+                initial=start_step,
+                unit="step",
+                dynamic_ncols=True,
+                file=sys.stderr,
+                smoothing=0.1,
+            )
 
     def update(self, scalars: dict[str, float], images_per_second: float | None) -> None:
         self._step += 1

@@ -49,6 +49,7 @@ A GAN with two optimizers::
 Methods with one loss and one optimizer subclass :class:`SingleOptimizerMethod` and only write
 ``build_models`` and ``compute_loss``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -149,8 +150,7 @@ class TrainingMethod(ABC, Generic[ConfigT]):
         if self._models is None:
             models = self.build_models()
             if not models or not all(isinstance(m, nn.Module) for m in models.values()):
-                raise TypeError(f"{type(self).__name__}.build_models() must return a non-empty "
-                                "dict of nn.Module")
+                raise TypeError(f"{type(self).__name__}.build_models() must return a non-empty dict of nn.Module")
             self._models = dict(models)
         return self._models
 

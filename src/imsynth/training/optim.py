@@ -8,6 +8,7 @@ completed training steps (the trainer calls ``scheduler.step()`` once per step):
   (the pix2pix/CRN recipe).
 * ``"cosine"``: half a cosine from 1 at step 0 to 0 at ``max_steps``.
 """
+
 from __future__ import annotations
 
 import math

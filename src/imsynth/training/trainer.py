@@ -21,6 +21,7 @@ PyTorch DDP (:mod:`imsynth.training.distributed`): ``batch_size`` is the global 
 process loads its share, the method's models are wrapped in ``DistributedDataParallel``, the
 logged scalars are averaged over processes and rank 0 alone writes the run folder.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,6 +34,7 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from imsynth.training import distributed
 from imsynth.training.checkpoint import (
     CHECKPOINTS_DIR,
     find_latest,
@@ -41,7 +43,6 @@ from imsynth.training.checkpoint import (
     save_checkpoint,
 )
 from imsynth.training.config import TrainConfig, check_resume_compatible, make_run_config
-from imsynth.training import distributed
 from imsynth.training.context import TrainContext
 from imsynth.training.data import check_dataset, make_loader, preview_batch
 from imsynth.training.logging import Progress, RunLogger, ScalarWindow, Throughput
@@ -53,9 +54,9 @@ from imsynth.utils.device import autocast_dtype, describe_device, resolve_device
 from imsynth.utils.seeding import (
     configure_determinism,
     get_rng_state,
+    mix_seed,
     preserved_rng,
     seed_everything,
-    mix_seed,
     set_rng_state,
 )
 
@@ -182,8 +183,10 @@ class Trainer:
         self.step = checkpoint.step
         self.samples_seen = int(state["data"]["position"])
         if state["data"]["dataset_size"] != self.dataset_size:
-            self._notes.append(f"dataset size changed ({state['data']['dataset_size']} -> "
-                               f"{self.dataset_size}); the batch sequence differs from the original run")
+            self._notes.append(
+                f"dataset size changed ({state['data']['dataset_size']} -> "
+                f"{self.dataset_size}); the batch sequence differs from the original run"
+            )
         self._rng_to_restore = self._rank_rng_state(state, checkpoint.step)
         self._last_saved_step = self.step
         self.resumed_from = latest
@@ -196,8 +199,9 @@ class Trainer:
         if len(others) >= self.dist.rank:
             return others[self.dist.rank - 1]
         if self.dist.rank == 1:
-            self._notes.append(f"the checkpoint was written by {len(others) + 1} process(es); "
-                               "the new ranks draw fresh random streams")
+            self._notes.append(
+                f"the checkpoint was written by {len(others) + 1} process(es); the new ranks draw fresh random streams"
+            )
         seed_everything(mix_seed(self.config.seed, self.dist.rank, step))
         return None
 
@@ -211,15 +215,20 @@ class Trainer:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             save_config(self.out_dir / "config.yaml", self.run_config)
         preview = self.context.to_device(preview_batch(self.dataset, config.sample_count, config.seed))
-        loader = make_loader(self.dataset, batch_size=config.batch_size, seed=config.seed,
-                             start=self.samples_seen, num_workers=config.num_workers,
-                             pin_memory=self.device.type == "cuda", rank=self.dist.rank,
-                             world_size=self.dist.world_size)
+        loader = make_loader(
+            self.dataset,
+            batch_size=config.batch_size,
+            seed=config.seed,
+            start=self.samples_seen,
+            num_workers=config.num_workers,
+            pin_memory=self.device.type == "cuda",
+            rank=self.dist.rank,
+            world_size=self.dist.world_size,
+        )
         batches = iter(loader)
         logger = RunLogger(self.out_dir, self.step, tensorboard=config.tensorboard) if main else None
         self._say(self._start_summary())
-        progress = Progress(config.progress and main, self.step, config.max_steps,
-                            max_minutes=config.max_minutes)
+        progress = Progress(config.progress and main, self.step, config.max_steps, max_minutes=config.max_minutes)
 
         self.method.on_train_start()
         if self._rng_to_restore is not None:  # last, so nothing above disturbs the streams
@@ -234,8 +243,7 @@ class Trainer:
         stop_reason = "max_steps"
         try:
             while self.step < config.max_steps:
-                if deadline is not None and distributed.any_rank(time.monotonic() >= deadline, self.device,
-                                                                 self.dist):
+                if deadline is not None and distributed.any_rank(time.monotonic() >= deadline, self.device, self.dist):
                     stop_reason = "max_minutes"
                     break
                 scalars, learning_rates = self._train_step(next(batches))
@@ -243,9 +251,15 @@ class Trainer:
                 window.add(scalars)
                 progress.update(scalars, speed.recent)
                 if logger is not None and self.step % config.log_every == 0:
-                    logger.scalars(self.step, {**window.pop(), **learning_rates,
-                                               "epoch": self.samples_seen / self.dataset_size,
-                                               "images_per_s": speed.pop_window_rate()})
+                    logger.scalars(
+                        self.step,
+                        {
+                            **window.pop(),
+                            **learning_rates,
+                            "epoch": self.samples_seen / self.dataset_size,
+                            "images_per_s": speed.pop_window_rate(),
+                        },
+                    )
                 if logger is not None and self.step % config.sample_every == 0:
                     self._save_samples(logger, preview)
                 if self.step % config.checkpoint_every == 0:
@@ -254,8 +268,10 @@ class Trainer:
                 self._save_checkpoint()
         except KeyboardInterrupt:
             progress.close()
-            self._say(f"imsynth: interrupted at step {self.step}; resume from the latest checkpoint "
-                      f"in {self.checkpoint_dir} with resume=True")
+            self._say(
+                f"imsynth: interrupted at step {self.step}; resume from the latest checkpoint "
+                f"in {self.checkpoint_dir} with resume=True"
+            )
             raise
         finally:
             progress.close()
@@ -283,21 +299,25 @@ class Trainer:
     def _checked_scalars(self, output: StepOutput) -> dict[str, float]:
         """Convert the step's scalars to floats (one device sync) and stop on NaN/inf."""
         if not isinstance(output, Mapping):
-            raise TypeError(f"{type(self.method).__name__}.training_step must return a dict of "
-                            f"scalars, got {type(output).__name__}")
+            raise TypeError(
+                f"{type(self.method).__name__}.training_step must return a dict of scalars, got {type(output).__name__}"
+            )
         values: dict[str, float] = {}
         tensors: dict[str, torch.Tensor] = {}
         for name, value in output.items():
             if isinstance(value, torch.Tensor):
                 if value.numel() != 1:
-                    raise ValueError(f"training_step scalar {name!r} has shape {tuple(value.shape)}; "
-                                     "return a single value (e.g. loss.mean())")
+                    raise ValueError(
+                        f"training_step scalar {name!r} has shape {tuple(value.shape)}; "
+                        "return a single value (e.g. loss.mean())"
+                    )
                 tensors[name] = value.detach().reshape(()).to(self.device, torch.float32)
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
                 values[name] = float(value)
             else:
-                raise TypeError(f"training_step scalar {name!r} is a {type(value).__name__}, "
-                                "expected a float or a 0-dim tensor")
+                raise TypeError(
+                    f"training_step scalar {name!r} is a {type(value).__name__}, expected a float or a 0-dim tensor"
+                )
         if tensors:  # averaged over the processes of a DDP job: the loss of the global batch
             stacked = distributed.mean_over_ranks(torch.stack(list(tensors.values())), self.dist)
             values.update(zip(tensors, stacked.tolist(), strict=True))
@@ -309,12 +329,17 @@ class Trainer:
 
     def _divergence_message(self, name: str, value: float) -> str:
         latest = find_latest(self.checkpoint_dir)
-        kept = (f"the last good checkpoint {latest} is still 'latest'" if latest is not None
-                else "no checkpoint had been written yet")
+        kept = (
+            f"the last good checkpoint {latest} is still 'latest'"
+            if latest is not None
+            else "no checkpoint had been written yet"
+        )
         lrs = ", ".join(f"{n}={opt.param_groups[0]['lr']:.3g}" for n, opt in self.optimizers.items())
-        return (f"training diverged at step {self.step + 1}: {name!r} is {value}. Nothing was saved "
-                f"from this state; {kept}. Try a lower learning rate (now {lrs}), set grad_clip, "
-                "or check the data for NaN/inf values.")
+        return (
+            f"training diverged at step {self.step + 1}: {name!r} is {value}. Nothing was saved "
+            f"from this state; {kept}. Try a lower learning rate (now {lrs}), set grad_clip, "
+            "or check the data for NaN/inf values."
+        )
 
     # ------------------------------------------------------------------ outputs
 
@@ -350,11 +375,16 @@ class Trainer:
             "method": self.method.state_dict_extra(),
             "rng": rng_per_rank[0],
             "rng_per_rank": rng_per_rank[1:],  # ranks 1.. of a DDP job (empty for one process)
-            "data": {"seed": self.config.seed, "position": self.samples_seen,
-                     "epoch": self.samples_seen // self.dataset_size, "dataset_size": self.dataset_size},
+            "data": {
+                "seed": self.config.seed,
+                "position": self.samples_seen,
+                "epoch": self.samples_seen // self.dataset_size,
+                "dataset_size": self.dataset_size,
+            },
         }
-        return save_checkpoint(self.checkpoint_dir, self.step, self.models, state, self.run_config,
-                               keep_last=self.config.keep_last)
+        return save_checkpoint(
+            self.checkpoint_dir, self.step, self.models, state, self.run_config, keep_last=self.config.keep_last
+        )
 
     def _say(self, message: str) -> None:
         if self.dist.is_main:
@@ -364,16 +394,19 @@ class Trainer:
         sizes = {name: sum(p.numel() for p in model.parameters()) for name, model in self.models.items()}
         params = ", ".join(f"{name} {_count(n)}" for name, n in sizes.items())
         amp = f", amp {str(self.context.amp_dtype).removeprefix('torch.')}" if self.context.amp_enabled else ""
-        start = (f"resumed at step {self.step}" if self.resumed_from is not None
-                 else "from scratch")
+        start = f"resumed at step {self.step}" if self.resumed_from is not None else "from scratch"
         notes = "".join(f" | note: {note}" for note in self._notes)
         where = describe_device(self.device)
         if self.dist.enabled:
-            where = (f"{self.dist.world_size} processes (DDP, {distributed.dist.get_backend()}), "
-                     f"rank 0 on {where}, {distributed.per_rank_batch_size(self.config.batch_size, self.dist)} images each")
-        return (f"imsynth: training {self.method.name} on {where}{amp} | "
-                f"params {params} | dataset {self.dataset_size} | steps {self.step}->{self.config.max_steps} "
-                f"({start}) | out_dir {self.out_dir}{notes}")
+            where = (
+                f"{self.dist.world_size} processes (DDP, {distributed.dist.get_backend()}), "
+                f"rank 0 on {where}, {distributed.per_rank_batch_size(self.config.batch_size, self.dist)} images each"
+            )
+        return (
+            f"imsynth: training {self.method.name} on {where}{amp} | "
+            f"params {params} | dataset {self.dataset_size} | steps {self.step}->{self.config.max_steps} "
+            f"({start}) | out_dir {self.out_dir}{notes}"
+        )
 
     def _end_summary(self, reason: str, first_step: int, elapsed: float, checkpoint: Path) -> str:
         steps = self.step - first_step
@@ -381,16 +414,22 @@ class Trainer:
         if reason == "max_steps":
             verb, why = "finished", "max_steps reached"
         else:
-            verb, why = "stopped", (f"time budget of {self.config.max_minutes:g} min used up; continue with "
-                                    f"`imsynth train {self.method.name} --resume {self.out_dir}`")
-        return (f"imsynth: {verb} {self.method.name} at step {self.step}/{self.config.max_steps} ({why}) "
-                f"after {steps} steps in {_duration(elapsed)}, {rate:.1f} img/s | checkpoint {checkpoint}")
+            verb, why = (
+                "stopped",
+                (
+                    f"time budget of {self.config.max_minutes:g} min used up; continue with "
+                    f"`imsynth train {self.method.name} --resume {self.out_dir}`"
+                ),
+            )
+        return (
+            f"imsynth: {verb} {self.method.name} at step {self.step}/{self.config.max_steps} ({why}) "
+            f"after {steps} steps in {_duration(elapsed)}, {rate:.1f} img/s | checkpoint {checkpoint}"
+        )
 
 
 def _load_named_states(kind: str, targets: Mapping[str, Any], states: Mapping[str, Any]) -> None:
     if set(targets) != set(states):
-        raise ValueError(f"the checkpoint has {kind}s {sorted(states)} but the method now makes "
-                         f"{sorted(targets)}")
+        raise ValueError(f"the checkpoint has {kind}s {sorted(states)} but the method now makes {sorted(targets)}")
     for name, target in targets.items():
         target.load_state_dict(states[name])
 

@@ -1,4 +1,5 @@
 """Sample grids: one row per example, one column per named image (e.g. label | real | synthesized)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -23,14 +24,16 @@ def image_grid(columns: Mapping[str, torch.Tensor], max_rows: int | None = None,
     if max_rows is not None:
         rows = min(rows, max_rows)
     height, width = batches[0].shape[-2:]
-    batches = [b[:rows] if b.shape[-2:] == (height, width)
-               else F.interpolate(b[:rows], size=(height, width), mode="nearest") for b in batches]
+    batches = [
+        b[:rows] if b.shape[-2:] == (height, width) else F.interpolate(b[:rows], size=(height, width), mode="nearest")
+        for b in batches
+    ]
 
     grid = torch.ones(3, rows * (height + pad) + pad, len(batches) * (width + pad) + pad)
     for col, batch in enumerate(batches):
         for row in range(rows):
             top, left = pad + row * (height + pad), pad + col * (width + pad)
-            grid[:, top:top + height, left:left + width] = batch[row]
+            grid[:, top : top + height, left : left + width] = batch[row]
     return (grid.permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
 
 

@@ -25,6 +25,7 @@ Supported field types: ``bool``, ``int``, ``float``, ``str``, ``pathlib.Path``, 
 subclasses and ``Literal[...]`` (stored as their value), ``Optional``/unions, ``tuple[...]``,
 ``list[...]``, ``dict[str, ...]``, nested dataclasses and ``Any``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -131,10 +132,7 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
     if origin is dict or tp is dict:
         key_tp, value_tp = args if args else (Any, Any)
         _expect(isinstance(value, Mapping), "a mapping", value, where)
-        return {
-            _convert(key_tp, k, f"{where}.<key>"): _convert(value_tp, v, f"{where}.{k}")
-            for k, v in value.items()
-        }
+        return {_convert(key_tp, k, f"{where}.<key>"): _convert(value_tp, v, f"{where}.{k}") for k, v in value.items()}
     if isinstance(tp, type) and issubclass(tp, PurePath):
         _expect(isinstance(value, (str, PurePath)), "a path string", value, where)
         return tp(value)
@@ -168,8 +166,9 @@ def _convert_union(args: tuple[Any, ...], value: Any, where: str) -> Any:
             return _convert(option, value, where)
         except ConfigError as error:
             errors.append(str(error))
-    raise ConfigError(errors[0] if len(errors) == 1 else f"{where}: {_show(value)} matches none of: "
-                      + "; ".join(errors))
+    raise ConfigError(
+        errors[0] if len(errors) == 1 else f"{where}: {_show(value)} matches none of: " + "; ".join(errors)
+    )
 
 
 def _convert_enum(tp: type[enum.Enum], value: Any, where: str) -> enum.Enum:

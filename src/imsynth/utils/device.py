@@ -4,6 +4,7 @@ Device specs are strings: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``,
 ``"cuda:N"``. Mixed precision (AMP) is used on CUDA only: bfloat16 where the GPU supports it
 (no loss scaling needed), float16 otherwise (with a ``GradScaler``).
 """
+
 from __future__ import annotations
 
 import re
@@ -26,9 +27,7 @@ def resolve_device(spec: str = "auto") -> torch.device:
         if not torch.cuda.is_available():
             raise RuntimeError(f"device {spec!r} requested but CUDA is not available; use 'cpu' or 'auto'")
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise RuntimeError(
-                f"device {spec!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist"
-            )
+            raise RuntimeError(f"device {spec!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
     return device
 
 

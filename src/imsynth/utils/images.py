@@ -2,6 +2,7 @@
 
 Convention: tensors are float ``[B]x3xHxW`` in [0, 1]; arrays on disk are uint8 ``HxWx3``.
 """
+
 from __future__ import annotations
 
 from typing import Sequence

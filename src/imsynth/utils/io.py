@@ -4,6 +4,7 @@ Every writer goes through :func:`atomic_write`: the data lands in a temporary fi
 destination folder, is flushed and fsync'ed, then renamed over the target (``os.replace`` is
 atomic on POSIX and Windows). A crash or SIGKILL leaves either the old file or the new one.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,5 @@
 """Measuring the machine and the models: peak GEMM FLOP/s, FLOPs of a call, peak memory."""
+
 from __future__ import annotations
 
 import resource
@@ -8,8 +9,9 @@ from typing import Any, Callable
 import torch
 
 
-def measure_peak_gemm_flops(device: torch.device | str = "cpu", size: int = 2048, dtype: torch.dtype = torch.float32,
-                            seconds: float = 1.0) -> float:
+def measure_peak_gemm_flops(
+    device: torch.device | str = "cpu", size: int = 2048, dtype: torch.dtype = torch.float32, seconds: float = 1.0
+) -> float:
     """Best sustained FLOP/s of a square matrix product (2 n^3 FLOPs each) on ``device``."""
     device = torch.device(device)
     a = torch.randn(size, size, device=device, dtype=dtype)

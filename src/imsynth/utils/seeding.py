@@ -6,6 +6,7 @@ torch's (one on the CPU, one per CUDA device). :func:`seed_everything` seeds the
 :func:`isolated_rng` runs a block of code with its own seed, leaving the caller's streams
 untouched.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -48,8 +49,10 @@ def configure_determinism(deterministic: bool) -> None:
     if deterministic:
         # cuBLAS needs a fixed workspace to be reproducible; must be set before its first use.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    if (torch.are_deterministic_algorithms_enabled() != deterministic
-            or torch.is_deterministic_algorithms_warn_only_enabled() != deterministic):
+    if (
+        torch.are_deterministic_algorithms_enabled() != deterministic
+        or torch.is_deterministic_algorithms_warn_only_enabled() != deterministic
+    ):
         # (the call is skipped when nothing changes: its first use imports torch._dynamo, ~1 s)
         torch.use_deterministic_algorithms(deterministic, warn_only=True)
     torch.backends.cudnn.deterministic = deterministic
@@ -74,8 +77,13 @@ def get_rng_state() -> dict[str, Any]:
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     state: dict[str, Any] = {
         "python": random.getstate(),
-        "numpy": {"kind": kind, "keys": np.asarray(keys).tolist(), "pos": pos,
-                  "has_gauss": has_gauss, "cached_gaussian": cached},
+        "numpy": {
+            "kind": kind,
+            "keys": np.asarray(keys).tolist(),
+            "pos": pos,
+            "has_gauss": has_gauss,
+            "cached_gaussian": cached,
+        },
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -88,13 +96,15 @@ def set_rng_state(state: dict[str, Any]) -> None:
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     numpy_state = state["numpy"]
-    np.random.set_state((
-        numpy_state["kind"],
-        np.asarray(numpy_state["keys"], dtype=np.uint32),
-        numpy_state["pos"],
-        numpy_state["has_gauss"],
-        numpy_state["cached_gaussian"],
-    ))
+    np.random.set_state(
+        (
+            numpy_state["kind"],
+            np.asarray(numpy_state["keys"], dtype=np.uint32),
+            numpy_state["pos"],
+            numpy_state["has_gauss"],
+            numpy_state["cached_gaussian"],
+        )
+    )
     torch.set_rng_state(state["torch"])
     cuda_states = state.get("cuda")
     if cuda_states and torch.cuda.is_available():

@@ -15,6 +15,7 @@ Modules: :mod:`.geometry` (camera, clipping), :mod:`.layout` (the street and its
 >>> ids, photo = render_scene(7, 256, 512)                            # doctest: +SKIP
 >>> write_streets_dataset("data/streets", {"train": 200, "val": 50})  # doctest: +SKIP
 """
+
 from .export import write_streets_dataset
 from .layout import StreetLayout, render_layout
 from .render import render_photo, render_scene

@@ -11,6 +11,7 @@ Every image of every split has its own layout seed, derived from ``(seed, split 
 with :class:`numpy.random.SeedSequence`, so splits never share layouts and the output does not
 depend on the number of worker processes. Each file is written atomically.
 """
+
 from __future__ import annotations
 
 import os
@@ -75,8 +76,15 @@ def _write_one(task: tuple[str, str, int, int, int, int]) -> str:
     return stem
 
 
-def write_streets_dataset(root: str | os.PathLike, splits: Mapping[str, int] | None = None, height: int = 256,
-                          width: int = 512, seed: int = 0, workers: int = 1, progress: bool = True) -> Path:
+def write_streets_dataset(
+    root: str | os.PathLike,
+    splits: Mapping[str, int] | None = None,
+    height: int = 256,
+    width: int = 512,
+    seed: int = 0,
+    workers: int = 1,
+    progress: bool = True,
+) -> Path:
     """Render ``splits`` (name -> image count) into ``root`` in the Cityscapes format; return ``root``.
 
     ``splits`` defaults to ``{"train": 500, "val": 100}``. ``workers > 1`` renders in a process
@@ -122,15 +130,18 @@ def write_streets_dataset(root: str | os.PathLike, splits: Mapping[str, int] | N
     finally:
         if bar is not None:
             bar.close()
-    write_json(root / "streets.json", {
-        "format": "cityscapes",
-        "renderer": "imsynth.data.streets",
-        "renderer_version": RENDERER_VERSION,
-        "height": height,
-        "width": width,
-        "seed": seed,
-        "splits": {name: int(n) for name, n in splits.items()},
-        "cities": {name: list(split_cities(name)) for name in splits},
-        "label_space": "cityscapes",
-    })
+    write_json(
+        root / "streets.json",
+        {
+            "format": "cityscapes",
+            "renderer": "imsynth.data.streets",
+            "renderer_version": RENDERER_VERSION,
+            "height": height,
+            "width": width,
+            "seed": seed,
+            "splits": {name: int(n) for name, n in splits.items()},
+            "cities": {name: list(split_cities(name)) for name in splits},
+            "label_space": "cityscapes",
+        },
+    )
     return root

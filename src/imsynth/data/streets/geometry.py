@@ -14,6 +14,7 @@ A point in front of the camera projects to::
 where ``(x_c, y_c, z_c)`` are its camera coordinates. Polygons that reach behind the camera are
 clipped against the plane ``z_c = NEAR`` before projection (Sutherland-Hodgman, one plane).
 """
+
 from __future__ import annotations
 
 import math
@@ -54,8 +55,7 @@ class Camera:
     def project_camera(self, cam: np.ndarray) -> np.ndarray:
         """Camera coordinates ``(N, 3)`` with ``z > 0`` -> normalised image points ``(N, 2)``."""
         inv = 1.0 / cam[:, 2]
-        return np.stack([0.5 + self.focal * cam[:, 0] * inv,
-                         self.horizon - self.focal_v * cam[:, 1] * inv], axis=1)
+        return np.stack([0.5 + self.focal * cam[:, 0] * inv, self.horizon - self.focal_v * cam[:, 1] * inv], axis=1)
 
     def project(self, points: np.ndarray) -> np.ndarray:
         """World points in front of the camera -> normalised image points ``(N, 2)``."""
@@ -112,12 +112,24 @@ def convex_hull(points: np.ndarray) -> np.ndarray:
 
 def box_vertices(x0: float, x1: float, y0: float, y1: float, z0: float, z1: float) -> np.ndarray:
     """The 8 corners of an axis-aligned box, in the order :data:`BOX_FACES` expects."""
-    return np.array([[x0, y0, z0], [x1, y0, z0], [x1, y1, z0], [x0, y1, z0],
-                     [x0, y0, z1], [x1, y0, z1], [x1, y1, z1], [x0, y1, z1]], dtype=np.float64)
+    return np.array(
+        [
+            [x0, y0, z0],
+            [x1, y0, z0],
+            [x1, y1, z0],
+            [x0, y1, z0],
+            [x0, y0, z1],
+            [x1, y0, z1],
+            [x1, y1, z1],
+            [x0, y1, z1],
+        ],
+        dtype=np.float64,
+    )
 
 
-def frustum_vertices(x0: float, x1: float, y0: float, y1: float, z0: float, z1: float,
-                     inset_x: float, inset_z0: float, inset_z1: float) -> np.ndarray:
+def frustum_vertices(
+    x0: float, x1: float, y0: float, y1: float, z0: float, z1: float, inset_x: float, inset_z0: float, inset_z1: float
+) -> np.ndarray:
     """A box whose top face is shrunk by ``inset_x`` on both sides and ``inset_z*`` at the ends."""
     v = box_vertices(x0, x1, y0, y1, z0, z1)
     v[[2, 3, 6, 7], 0] += np.array([-inset_x, inset_x, -inset_x, inset_x])
@@ -140,9 +152,13 @@ BOX_FACES: tuple[tuple[int, ...], ...] = (
 def face_normal(poly: np.ndarray) -> np.ndarray:
     """Unit normal of a planar 3-D polygon (Newell's method, right-hand rule)."""
     nxt = np.roll(poly, -1, axis=0)
-    n = np.array([np.sum((poly[:, 1] - nxt[:, 1]) * (poly[:, 2] + nxt[:, 2])),
-                  np.sum((poly[:, 2] - nxt[:, 2]) * (poly[:, 0] + nxt[:, 0])),
-                  np.sum((poly[:, 0] - nxt[:, 0]) * (poly[:, 1] + nxt[:, 1]))])
+    n = np.array(
+        [
+            np.sum((poly[:, 1] - nxt[:, 1]) * (poly[:, 2] + nxt[:, 2])),
+            np.sum((poly[:, 2] - nxt[:, 2]) * (poly[:, 0] + nxt[:, 0])),
+            np.sum((poly[:, 0] - nxt[:, 0]) * (poly[:, 1] + nxt[:, 1])),
+        ]
+    )
     return n / max(float(np.linalg.norm(n)), 1e-12)
 
 
@@ -150,14 +166,20 @@ def face_normals(polys: np.ndarray) -> np.ndarray:
     """Unit normals of a batch of planar polygons ``(F, K, 3)`` (Newell's method)."""
     nxt = np.roll(polys, -1, axis=1)
     a, b = polys, nxt
-    n = np.stack([np.sum((a[..., 1] - b[..., 1]) * (a[..., 2] + b[..., 2]), axis=1),
-                  np.sum((a[..., 2] - b[..., 2]) * (a[..., 0] + b[..., 0]), axis=1),
-                  np.sum((a[..., 0] - b[..., 0]) * (a[..., 1] + b[..., 1]), axis=1)], axis=1)
+    n = np.stack(
+        [
+            np.sum((a[..., 1] - b[..., 1]) * (a[..., 2] + b[..., 2]), axis=1),
+            np.sum((a[..., 2] - b[..., 2]) * (a[..., 0] + b[..., 0]), axis=1),
+            np.sum((a[..., 0] - b[..., 0]) * (a[..., 1] + b[..., 1]), axis=1),
+        ],
+        axis=1,
+    )
     return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
 
 
-def ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 16, start: float = 0.0,
-            stop: float = 2 * math.pi) -> np.ndarray:
+def ellipse(
+    cx: float, cy: float, rx: float, ry: float, n: int = 16, start: float = 0.0, stop: float = 2 * math.pi
+) -> np.ndarray:
     """``n`` points of an ellipse (or an arc of it) in 2-D."""
     t = np.linspace(start, stop, n, endpoint=stop - start < 2 * math.pi - 1e-9)
     return np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], axis=1)

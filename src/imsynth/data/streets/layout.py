@@ -20,6 +20,7 @@ The photo renderer (:mod:`~imsynth.data.streets.render`) paints the same part ma
 keeps the part table, the camera and the convex shadow casters of every object; nothing in it
 depends on the sun or on colours.
 """
+
 from __future__ import annotations
 
 import math
@@ -102,7 +103,8 @@ def check_size(height: int, width: int) -> tuple[int, int]:
         raise ValueError(
             f"street scene size {height}x{width} (height x width) is too small: the renderer needs "
             f"height >= {MIN_HEIGHT} and width >= {MIN_WIDTH}; render larger and downsample if you "
-            f"need tiny images")
+            f"need tiny images"
+        )
     if height > MAX_SIDE or width > MAX_SIDE:
         raise ValueError(f"street scene size {height}x{width} is too large: each side must be <= {MAX_SIDE}")
     return height, width
@@ -120,6 +122,7 @@ def check_seed(seed: int, what: str = "seed") -> int:
 # ----------------------------------------------------------------------------------------------
 # Scene builder: collects parts per object group, in world coordinates.
 # ----------------------------------------------------------------------------------------------
+
 
 class _Builder:
     """Collects parts (flat 3-D polygons) in draw groups, plus objects and shadow casters."""
@@ -143,16 +146,30 @@ class _Builder:
         self.cur = []
         self.groups.append((float(key), len(self.groups), self.cur))
 
-    def poly(self, pts: np.ndarray, label: int, mat: int, obj: int = 0,
-             normal: np.ndarray | None = None, aux: Sequence[float] = (0.0, 0.0, 0.0, 0.0)) -> None:
+    def poly(
+        self,
+        pts: np.ndarray,
+        label: int,
+        mat: int,
+        obj: int = 0,
+        normal: np.ndarray | None = None,
+        aux: Sequence[float] = (0.0, 0.0, 0.0, 0.0),
+    ) -> None:
         """Add a flat 3-D polygon (or a 2-D polygon already in normalised image coordinates)."""
         self.cur.append((pts, label, mat, obj, _UP if normal is None else normal, aux))
 
     def visible(self, point: np.ndarray, normal: np.ndarray) -> bool:
         return float(np.dot(normal, self.eye - point)) > 1e-9
 
-    def solid(self, verts: np.ndarray, label: int, mats: int | Sequence[int], obj: int,
-              normals: np.ndarray | None = None, faces: Sequence[Sequence[int]] = BOX_FACES) -> list[int]:
+    def solid(
+        self,
+        verts: np.ndarray,
+        label: int,
+        mats: int | Sequence[int],
+        obj: int,
+        normals: np.ndarray | None = None,
+        faces: Sequence[Sequence[int]] = BOX_FACES,
+    ) -> list[int]:
         """Add the camera-facing faces of a convex solid; return the indices of those faces."""
         polys = verts[_BOX_FACE_IDX] if faces is BOX_FACES else np.array([verts[list(f)] for f in faces])
         if normals is None:
@@ -167,25 +184,59 @@ class _Builder:
             shown.append(k)
         return shown
 
-    def box(self, x0: float, x1: float, y0: float, y1: float, z0: float, z1: float, label: int,
-            mats: int | Sequence[int], obj: int, caster: bool = False) -> list[int]:
+    def box(
+        self,
+        x0: float,
+        x1: float,
+        y0: float,
+        y1: float,
+        z0: float,
+        z1: float,
+        label: int,
+        mats: int | Sequence[int],
+        obj: int,
+        caster: bool = False,
+    ) -> list[int]:
         v = box_vertices(min(x0, x1), max(x0, x1), y0, y1, min(z0, z1), max(z0, z1))
         if caster:
             self.casters.append((obj, v))
         return self.solid(v, label, mats, obj, _BOX_NORMALS)
 
-    def planar(self, shape: np.ndarray, origin: Sequence[float], ax_a: Sequence[float], ax_b: Sequence[float],
-               label: int, mat: int, obj: int, normal: np.ndarray = _TOWARD,
-               aux: Sequence[float] = (0.0, 0.0, 0.0, 0.0)) -> None:
+    def planar(
+        self,
+        shape: np.ndarray,
+        origin: Sequence[float],
+        ax_a: Sequence[float],
+        ax_b: Sequence[float],
+        label: int,
+        mat: int,
+        obj: int,
+        normal: np.ndarray = _TOWARD,
+        aux: Sequence[float] = (0.0, 0.0, 0.0, 0.0),
+    ) -> None:
         """Add a 2-D shape laid into the plane ``origin + a * ax_a + b * ax_b``."""
-        pts = (np.asarray(origin, dtype=np.float64)[None, :] + shape[:, :1] * np.asarray(ax_a)[None, :]
-               + shape[:, 1:2] * np.asarray(ax_b)[None, :])
+        pts = (
+            np.asarray(origin, dtype=np.float64)[None, :]
+            + shape[:, :1] * np.asarray(ax_a)[None, :]
+            + shape[:, 1:2] * np.asarray(ax_b)[None, :]
+        )
         self.poly(pts, label, mat, obj, normal, aux)
 
-    def ground(self, x0: float, x1: float, z0: float, z1: float, y: float, label: int, mat: int, obj: int = 0,
-               aux: Sequence[float] = _NO_AUX) -> None:
-        self.poly(np.array([[x0, y, z0], [x1, y, z0], [x1, y, z1], [x0, y, z1]], dtype=np.float64), label, mat, obj,
-                  _UP, aux)
+    def ground(
+        self,
+        x0: float,
+        x1: float,
+        z0: float,
+        z1: float,
+        y: float,
+        label: int,
+        mat: int,
+        obj: int = 0,
+        aux: Sequence[float] = _NO_AUX,
+    ) -> None:
+        self.poly(
+            np.array([[x0, y, z0], [x1, y, z0], [x1, y, z1], [x0, y, z1]], dtype=np.float64), label, mat, obj, _UP, aux
+        )
 
 
 _BILL_A = (1.0, 0.0, 0.0)
@@ -223,7 +274,9 @@ _VEHICLES = {
 }
 
 
-def _vehicle(b: _Builder, rng: np.random.Generator, kind: str, x: float, z_near: float, heading: int) -> tuple[float, float]:
+def _vehicle(
+    b: _Builder, rng: np.random.Generator, kind: str, x: float, z_near: float, heading: int
+) -> tuple[float, float]:
     """A vehicle whose nearest end is at ``z_near``; heading 0: +Z, 1: -Z, 2: +X, 3: -X.
 
     Returns the extent of the vehicle along Z.
@@ -255,16 +308,24 @@ def _vehicle(b: _Builder, rng: np.random.Generator, kind: str, x: float, z_near:
     b.group(zext[0])
     full = world(box_vertices(-W / 2, W / 2, 0.0, Hh, 0.0, L))
     b.casters.append((obj, full))
-    foot = world(np.array([[-W / 2 - 0.25, 0, -0.3], [W / 2 + 0.25, 0, -0.3], [W / 2 + 0.25, 0, L + 0.3],
-                           [-W / 2 - 0.25, 0, L + 0.3]]))
+    foot = world(
+        np.array(
+            [[-W / 2 - 0.25, 0, -0.3], [W / 2 + 0.25, 0, -0.3], [W / 2 + 0.25, 0, L + 0.3], [-W / 2 - 0.25, 0, L + 0.3]]
+        )
+    )
     b.contacts.append(foot)
     # Level of detail by distance (in metres, so every image size gets the same label map):
     # 0: wheels, underbody, lights and plate; 1: lights; 2: body and cabin only.
     lod = 0 if zext[0] < _LOD_NEAR else (1 if zext[0] < _LOD_FAR else 2)
     clear = (0.22 if label == C.CAR else 0.35) if lod == 0 else 0.0
     if lod == 0:  # dark underbody: the wheels seen below the bumpers
-        b.solid(world(box_vertices(-W / 2 + 0.06, W / 2 - 0.06, 0.0, clear + 0.05, 0.25, L - 0.25)), label,
-                [C.M_UNDER] * 4 + [-1, -1], obj, normals)
+        b.solid(
+            world(box_vertices(-W / 2 + 0.06, W / 2 - 0.06, 0.0, clear + 0.05, 0.25, L - 0.25)),
+            label,
+            [C.M_UNDER] * 4 + [-1, -1],
+            obj,
+            normals,
+        )
     wheel_r = 0.33 if label == C.CAR else 0.5
     axles = (0.85, L - 0.9) if label == C.CAR else (1.6, L - 2.2)
     if label == C.TRUCK:
@@ -279,27 +340,52 @@ def _vehicle(b: _Builder, rng: np.random.Generator, kind: str, x: float, z_near:
         if glassy and lod < 2:
             _big_windows(b, verts, shown, label, obj, normals, is_bus=label == C.BUS)
     if label == C.CAR:
-        rear_off, front_off = {"sedan": (0.75, 1.55), "hatch": (0.25, 1.45), "suv": (0.3, 1.4), "van": (0.15, 1.2)}[kind]
-        cab = world(frustum_vertices(-W / 2 + 0.06, W / 2 - 0.06, top, Hh, rear_off, L - front_off,
-                                     0.13, 0.35 if kind == "sedan" else 0.15, 0.55))
+        rear_off, front_off = {"sedan": (0.75, 1.55), "hatch": (0.25, 1.45), "suv": (0.3, 1.4), "van": (0.15, 1.2)}[
+            kind
+        ]
+        cab = world(
+            frustum_vertices(
+                -W / 2 + 0.06,
+                W / 2 - 0.06,
+                top,
+                Hh,
+                rear_off,
+                L - front_off,
+                0.13,
+                0.35 if kind == "sedan" else 0.15,
+                0.55,
+            )
+        )
         cab_normals = face_normals(cab[_BOX_FACE_IDX])
         shown = b.solid(cab, label, C.M_BODY, obj, cab_normals)
         for k in shown:
             if k < 4 and lod < 2:  # the window faces (not the roof)
                 poly = cab[list(BOX_FACES[k])]
                 c = poly.mean(axis=0)
-                inset = c + (poly - c) * np.array([0.86, 0.8, 0.86]) if k >= 2 else c + (poly - c) * np.array([0.84, 0.8, 0.84])
+                inset = (
+                    c + (poly - c) * np.array([0.86, 0.8, 0.86])
+                    if k >= 2
+                    else c + (poly - c) * np.array([0.84, 0.8, 0.84])
+                )
                 inset[:, 1] += 0.02
                 b.poly(inset, label, C.M_GLASS, obj, cab_normals[k])
     if lod == 2:
         return zext
     # Wheels on a visible long side.
-    for side in ((-1.0, 1.0) if lod == 0 else ()):
+    for side in (-1.0, 1.0) if lod == 0 else ():
         n = right * side
         if b.visible(origin + right * side * W / 2 + fwd * L / 2, n):
             for az in axles:
-                pts = world(np.stack([np.full(12, side * (W / 2 + 0.01)), wheel_r + wheel_r * _CIRCLE12[:, 1],
-                                      az + wheel_r * _CIRCLE12[:, 0]], axis=1))
+                pts = world(
+                    np.stack(
+                        [
+                            np.full(12, side * (W / 2 + 0.01)),
+                            wheel_r + wheel_r * _CIRCLE12[:, 1],
+                            az + wheel_r * _CIRCLE12[:, 0],
+                        ],
+                        axis=1,
+                    )
+                )
                 b.poly(pts, label, C.M_TYRE, obj, n)
     # Lights and number plate on a visible end.
     y_l0, y_l1 = (top - 0.25, top - 0.08) if label == C.CAR else (0.9, 1.15)
@@ -322,15 +408,18 @@ def _vehicle(b: _Builder, rng: np.random.Generator, kind: str, x: float, z_near:
     return zext
 
 
-def _big_windows(b: _Builder, verts: np.ndarray, shown: list[int], label: int, obj: int, normals: np.ndarray,
-                 is_bus: bool) -> None:
+def _big_windows(
+    b: _Builder, verts: np.ndarray, shown: list[int], label: int, obj: int, normals: np.ndarray, is_bus: bool
+) -> None:
     """Window bands on the faces of a bus or a truck cab."""
     for k in shown:
         if k >= 4:
             continue
         poly = verts[list(BOX_FACES[k])]
         y0, y1 = float(poly[:, 1].min()), float(poly[:, 1].max())
-        lo, hi = (y0 + 0.42 * (y1 - y0), y1 - 0.12 * (y1 - y0)) if is_bus else (y0 + 0.5 * (y1 - y0), y1 - 0.1 * (y1 - y0))
+        lo, hi = (
+            (y0 + 0.42 * (y1 - y0), y1 - 0.12 * (y1 - y0)) if is_bus else (y0 + 0.5 * (y1 - y0), y1 - 0.1 * (y1 - y0))
+        )
         band = poly.copy()
         c = band.mean(axis=0)
         band = c + (band - c) * np.array([0.94, 1.0, 0.94]) if k >= 2 else c + (band - c) * np.array([0.9, 1.0, 0.9])
@@ -366,13 +455,36 @@ def _person(b: _Builder, rng: np.random.Generator, x: float, y0: float, z: float
 
     sh = 0.2
     add(_segment((-sh, 1.42), (-sh - swing * 0.5 - 0.03, 0.83), 0.09), C.M_TOP)  # back arm
-    add(np.array([[-0.15, 0.92], [-0.02, 0.92], [-0.03 - stride / 2 + 0.07, 0.0], [-0.14 - stride / 2, 0.0]]), C.M_BOTTOM)
+    add(
+        np.array([[-0.15, 0.92], [-0.02, 0.92], [-0.03 - stride / 2 + 0.07, 0.0], [-0.14 - stride / 2, 0.0]]),
+        C.M_BOTTOM,
+    )
     add(np.array([[0.02, 0.92], [0.15, 0.92], [0.14 + stride / 2, 0.0], [0.03 + stride / 2 - 0.07, 0.0]]), C.M_BOTTOM)
-    add(np.array([[-0.14 - stride / 2, 0.0], [-0.03 - stride / 2 + 0.07, 0.0], [-0.03 - stride / 2 + 0.07, 0.06],
-                  [-0.15 - stride / 2, 0.06]]), C.M_HAIR)  # shoes use the hair colour (dark)
+    add(
+        np.array(
+            [
+                [-0.14 - stride / 2, 0.0],
+                [-0.03 - stride / 2 + 0.07, 0.0],
+                [-0.03 - stride / 2 + 0.07, 0.06],
+                [-0.15 - stride / 2, 0.06],
+            ]
+        ),
+        C.M_HAIR,
+    )  # shoes use the hair colour (dark)
     bottom = 0.55 if coat else 0.86
-    add(np.array([[-0.16 - (0.04 if coat else 0), bottom], [0.16 + (0.04 if coat else 0), bottom], [0.21, 1.45],
-                  [0.07, 1.5], [-0.07, 1.5], [-0.21, 1.45]]), C.M_TOP)
+    add(
+        np.array(
+            [
+                [-0.16 - (0.04 if coat else 0), bottom],
+                [0.16 + (0.04 if coat else 0), bottom],
+                [0.21, 1.45],
+                [0.07, 1.5],
+                [-0.07, 1.5],
+                [-0.21, 1.45],
+            ]
+        ),
+        C.M_TOP,
+    )
     add(_segment((sh, 1.42), (sh + swing * 0.5 + 0.03, 0.83), 0.09), C.M_TOP)  # front arm
     add(_rect(-0.035, 0.035, 1.44, 1.53), C.M_SKIN)  # neck
     add(_HEAD, C.M_HAIR if away else C.M_SKIN)
@@ -452,8 +564,16 @@ def _sign(b: _Builder, rng: np.random.Generator, x: float, y0: float, z: float) 
             b.planar(outer, (x, py, z - 0.06), _BILL_A, _BILL_B, C.TRAFFIC_SIGN, C.M_SIGN, obj)
             b.planar(outer * 0.78, (x, py, z - 0.065), _BILL_A, _BILL_B, C.TRAFFIC_SIGN, C.M_SIGN_INNER, obj)
         else:
-            b.planar(outer, (x, py, z + 0.06), _BILL_A, _BILL_B, C.TRAFFIC_SIGN, C.M_SIGN_BACK, obj,
-                     normal=np.array([0.0, 0.0, 1.0]))
+            b.planar(
+                outer,
+                (x, py, z + 0.06),
+                _BILL_A,
+                _BILL_B,
+                C.TRAFFIC_SIGN,
+                C.M_SIGN_BACK,
+                obj,
+                normal=np.array([0.0, 0.0, 1.0]),
+            )
 
 
 def _traffic_light_box(b: _Builder, x: float, y_top: float, z: float, obj: int, facing: bool) -> None:
@@ -462,12 +582,21 @@ def _traffic_light_box(b: _Builder, x: float, y_top: float, z: float, obj: int, 
     if facing:
         for k in range(3):
             cy = y_top - 0.17 - 0.3 * k
-            b.planar(ellipse(0, 0, 0.105, 0.105, 10), (x, cy, z - d / 2 - 0.01), _BILL_A, _BILL_B,
-                     C.TRAFFIC_LIGHT, C.M_TL_LAMP, obj, aux=(float(k), 0, 0, 0))
+            b.planar(
+                ellipse(0, 0, 0.105, 0.105, 10),
+                (x, cy, z - d / 2 - 0.01),
+                _BILL_A,
+                _BILL_B,
+                C.TRAFFIC_LIGHT,
+                C.M_TL_LAMP,
+                obj,
+                aux=(float(k), 0, 0, 0),
+            )
 
 
-def _traffic_light(b: _Builder, rng: np.random.Generator, x: float, y0: float, z: float, side: float,
-                   overhead: bool) -> None:
+def _traffic_light(
+    b: _Builder, rng: np.random.Generator, x: float, y0: float, z: float, side: float, overhead: bool
+) -> None:
     facing = rng.random() < 0.85
     obj = b.obj(C.O_LIGHT, float(facing))
     b.group(z - 0.1)
@@ -504,8 +633,7 @@ def _bicycle_shape() -> list[tuple[np.ndarray, int]]:
 _BICYCLE = _bicycle_shape()
 
 
-def _bicycle(b: _Builder, rng: np.random.Generator, x: float, y0: float, z: float, along_z: bool,
-             rider: bool) -> None:
+def _bicycle(b: _Builder, rng: np.random.Generator, x: float, y0: float, z: float, along_z: bool, rider: bool) -> None:
     """A side-view bicycle (parked along the curb, or crossing with a rider)."""
     direction = 1.0 if rng.random() < 0.5 else -1.0
     obj = b.obj(C.O_BICYCLE, float(rider))
@@ -516,15 +644,25 @@ def _bicycle(b: _Builder, rng: np.random.Generator, x: float, y0: float, z: floa
         ax_a, normal = (direction, 0.0, 0.0), _TOWARD
     for shape, mat in _BICYCLE:
         b.planar(shape, (x, y0, z), ax_a, _BILL_B, C.BICYCLE, mat, obj, normal)
-    b.casters.append((obj, np.array([[x - 0.5 * ax_a[0], y0, z - 0.5 * ax_a[2]], [x + 0.5 * ax_a[0], y0, z + 0.5 * ax_a[2]],
-                                     [x, y0 + (1.7 if rider else 1.0), z]])))
+    b.casters.append(
+        (
+            obj,
+            np.array(
+                [
+                    [x - 0.5 * ax_a[0], y0, z - 0.5 * ax_a[2]],
+                    [x + 0.5 * ax_a[0], y0, z + 0.5 * ax_a[2]],
+                    [x, y0 + (1.7 if rider else 1.0), z],
+                ]
+            ),
+        )
+    )
     if rider:
         k = rng.uniform(0.92, 1.08)
         parts = [
-            (_segment((-0.2, 0.95), (0.12, 0.62), 0.15), C.M_BOTTOM),   # thigh
-            (_segment((0.12, 0.62), (0.0, 0.22), 0.11), C.M_BOTTOM),    # shin
-            (_segment((-0.2, 0.98), (0.1, 1.5), 0.3), C.M_TOP),         # torso
-            (_segment((0.12, 1.46), (0.36, 1.0), 0.08), C.M_TOP),       # arm
+            (_segment((-0.2, 0.95), (0.12, 0.62), 0.15), C.M_BOTTOM),  # thigh
+            (_segment((0.12, 0.62), (0.0, 0.22), 0.11), C.M_BOTTOM),  # shin
+            (_segment((-0.2, 0.98), (0.1, 1.5), 0.3), C.M_TOP),  # torso
+            (_segment((0.12, 1.46), (0.36, 1.0), 0.08), C.M_TOP),  # arm
             (ellipse(0.17, 1.68, 0.1, 0.12, 10), C.M_SKIN),
             (ellipse(0.16, 1.71, 0.12, 0.1, 8, 0.0, math.pi), C.M_HAIR),
         ]
@@ -536,6 +674,7 @@ def _bicycle(b: _Builder, rng: np.random.Generator, x: float, y0: float, z: floa
 # ----------------------------------------------------------------------------------------------
 # The street
 # ----------------------------------------------------------------------------------------------
+
 
 def _sample_scene(rng: np.random.Generator) -> tuple[_Builder, dict[str, Any], dict[str, float]]:
     """Draw a whole street from ``rng``; independent of the image size."""
@@ -560,8 +699,14 @@ def _sample_scene(rng: np.random.Generator) -> tuple[_Builder, dict[str, Any], d
     cross_w = rng.uniform(10.0, 16.0)
     z_back = z_end + cross_w + rng.uniform(3.0, 6.0)
     street: dict[str, Any] = {
-        "curb": curb, "lane_width": lane_w, "x_centre": x_centre, "x_left": x_left, "x_right": x_right,
-        "z_end": z_end, "z_back": z_back, "cross_width": cross_w,
+        "curb": curb,
+        "lane_width": lane_w,
+        "x_centre": x_centre,
+        "x_left": x_left,
+        "x_right": x_right,
+        "z_end": z_end,
+        "z_back": z_back,
+        "cross_width": cross_w,
         "lanes": [x_centre + (i + 0.5) * lane_w for i in range(-n_left, n_right)],
         "yellow_centre": bool(rng.random() < 0.2),
     }
@@ -573,8 +718,14 @@ def _sample_scene(rng: np.random.Generator) -> tuple[_Builder, dict[str, Any], d
         verge = rng.uniform(1.0, 2.5) if rng.random() < 0.25 else 0.0
         walk = rng.uniform(2.0, 5.0)
         garden = rng.uniform(2.0, 5.0) if rng.random() < 0.2 else 0.0
-        sides[s] = {"edge": edge, "verge": verge, "walk": walk, "garden": garden,
-                    "facade": edge + s * (verge + walk + garden), "gaps": []}
+        sides[s] = {
+            "edge": edge,
+            "verge": verge,
+            "walk": walk,
+            "garden": garden,
+            "facade": edge + s * (verge + walk + garden),
+            "gaps": [],
+        }
 
     # Buildings along both sides, with gaps (side street, park, lot).
     for s in (-1.0, 1.0):
@@ -618,8 +769,13 @@ def _sample_scene(rng: np.random.Generator) -> tuple[_Builder, dict[str, Any], d
             b.obj_class[obj] = C.O_TREE
             bumps = np.linspace(xb, xb + w, 9)
             tops = rng.uniform(6.0, 13.0, 9)
-            pts = np.concatenate([[[xb, curb, z_back + 4]], np.stack([bumps, tops, np.full(9, z_back + 4)], 1),
-                                  [[xb + w, curb, z_back + 4]]])
+            pts = np.concatenate(
+                [
+                    [[xb, curb, z_back + 4]],
+                    np.stack([bumps, tops, np.full(9, z_back + 4)], 1),
+                    [[xb + w, curb, z_back + 4]],
+                ]
+            )
             b.poly(pts, C.VEGETATION, C.M_CANOPY, obj, _TOWARD, aux=(xb + w / 2, 8.0, z_back + 4, w / 2))
         else:
             mats = [C.M_FACADE, C.M_WALLFACE, C.M_WALLFACE, C.M_WALLFACE, C.M_WALLFACE, C.M_WALLFACE]
@@ -642,8 +798,20 @@ def _sample_scene(rng: np.random.Generator) -> tuple[_Builder, dict[str, Any], d
     b.ground(-far, far, -2.0, z_back + 40, curb, C.SIDEWALK, C.M_SIDEWALK, ground_obj)
     b.ground(-far, far, z_end, z_end + cross_w, 0.0, C.ROAD, C.M_ROAD, ground_obj)
     b.ground(x_left, x_right, -2.0, z_end + 0.5, 0.0, C.ROAD, C.M_ROAD, ground_obj)
-    b.poly(np.array([[-far, 0.0, z_end + cross_w], [far, 0.0, z_end + cross_w], [far, curb, z_end + cross_w],
-                     [-far, curb, z_end + cross_w]]), C.SIDEWALK, C.M_CURB, ground_obj, _TOWARD)
+    b.poly(
+        np.array(
+            [
+                [-far, 0.0, z_end + cross_w],
+                [far, 0.0, z_end + cross_w],
+                [far, curb, z_end + cross_w],
+                [-far, curb, z_end + cross_w],
+            ]
+        ),
+        C.SIDEWALK,
+        C.M_CURB,
+        ground_obj,
+        _TOWARD,
+    )
     for s in (-1.0, 1.0):
         side = sides[s]
         e = side["edge"]
@@ -656,8 +824,13 @@ def _sample_scene(rng: np.random.Generator) -> tuple[_Builder, dict[str, Any], d
                 b.ground(e, x1, z0, z1, curb, C.TERRAIN, C.M_TERRAIN, ground_obj)
             if side["garden"]:
                 b.ground(x2, x3, z0, z1, curb, C.TERRAIN, C.M_TERRAIN, ground_obj)
-            b.poly(np.array([[e, 0.0, z0], [e, curb, z0], [e, curb, z1], [e, 0.0, z1]]), C.SIDEWALK, C.M_CURB,
-                   ground_obj, np.array([-s, 0.0, 0.0]))
+            b.poly(
+                np.array([[e, 0.0, z0], [e, curb, z0], [e, curb, z1], [e, 0.0, z1]]),
+                C.SIDEWALK,
+                C.M_CURB,
+                ground_obj,
+                np.array([-s, 0.0, 0.0]),
+            )
         for g0, g1, t in side["gaps"]:
             if t == "street":
                 b.ground(e, s * far, g0, g1, 0.0, C.ROAD, C.M_ROAD, ground_obj)
@@ -681,7 +854,14 @@ def _sample_scene(rng: np.random.Generator) -> tuple[_Builder, dict[str, Any], d
                 b.box(xo, xo + s * 15, 0.0, h, zz, g1 + 8, C.BUILDING, mats, obj)
             elif t == "park":
                 for _ in range(int(rng.integers(1, 5))):
-                    _tree(b, rng, x2 + s * rng.uniform(2, 14), curb, rng.uniform(g0 + 1, g1 - 1), big=rng.uniform(1.0, 1.6))
+                    _tree(
+                        b,
+                        rng,
+                        x2 + s * rng.uniform(2, 14),
+                        curb,
+                        rng.uniform(g0 + 1, g1 - 1),
+                        big=rng.uniform(1.0, 1.6),
+                    )
                 if rng.random() < 0.5:
                     _hedge(b, rng, x2 + s * 0.5, g0, g1, curb, s)
             else:  # lot: a wall or a fence along the sidewalk, something behind it
@@ -690,8 +870,18 @@ def _sample_scene(rng: np.random.Generator) -> tuple[_Builder, dict[str, Any], d
                 obj = b.obj(C.O_WALL if is_wall else C.O_FENCE, h)
                 b.group(max(g1, NEAR))
                 xf = x2 + s * 0.2
-                b.box(xf, xf + s * 0.25, curb, curb + h, g0, g1, C.WALL if is_wall else C.FENCE,
-                      C.M_WALL if is_wall else C.M_FENCE, obj, caster=True)
+                b.box(
+                    xf,
+                    xf + s * 0.25,
+                    curb,
+                    curb + h,
+                    g0,
+                    g1,
+                    C.WALL if is_wall else C.FENCE,
+                    C.M_WALL if is_wall else C.M_FENCE,
+                    obj,
+                    caster=True,
+                )
                 if rng.random() < 0.6:
                     hh = rng.uniform(6, 18)
                     xo = side["facade"] + s * rng.uniform(10, 20)
@@ -803,8 +993,15 @@ def _sample_scene(rng: np.random.Generator) -> tuple[_Builder, dict[str, Any], d
             _bicycle(b, rng, side["edge"] + s * (side["verge"] + 0.5), curb, z, along_z=True, rider=False)
             z += rng.uniform(0.6, 1.5)
     if rng.random() < 0.2:
-        _bicycle(b, rng, rng.uniform(x_left + 1, x_right - 1), 0.0, rng.uniform(10.0, min(40.0, z_end - 5)),
-                 along_z=False, rider=True)
+        _bicycle(
+            b,
+            rng,
+            rng.uniform(x_left + 1, x_right - 1),
+            0.0,
+            rng.uniform(10.0, min(40.0, z_end - 5)),
+            along_z=False,
+            rider=True,
+        )
 
     # The ego vehicle's bonnet, in image coordinates.
     if rng.random() < 0.35:
@@ -867,9 +1064,18 @@ def _markings(b: _Builder, rng: np.random.Generator, street: dict, obj: int) -> 
         centre = abs(x - street["x_centre"]) < 0.1
         width = 0.12 if not centre else 0.14
         if centre and (street["yellow_centre"] or rng.random() < 0.25):
-            for off in ((-0.12, 0.12) if street["yellow_centre"] else (0.0,)):
-                b.ground(x + off - width / 2, x + off + width / 2, 1.0, z_stop, y, C.ROAD, C.M_PAINT, obj,
-                         (1.0, 0.0, 0.0, 0.0))
+            for off in (-0.12, 0.12) if street["yellow_centre"] else (0.0,):
+                b.ground(
+                    x + off - width / 2,
+                    x + off + width / 2,
+                    1.0,
+                    z_stop,
+                    y,
+                    C.ROAD,
+                    C.M_PAINT,
+                    obj,
+                    (1.0, 0.0, 0.0, 0.0),
+                )
             continue
         z = rng.uniform(0.0, period)
         while z < min(z_stop, 120.0):
@@ -898,6 +1104,7 @@ def _markings(b: _Builder, rng: np.random.Generator, street: dict, obj: int) -> 
 # ----------------------------------------------------------------------------------------------
 # Rasterisation
 # ----------------------------------------------------------------------------------------------
+
 
 def _rasterise(b: _Builder, camera: Camera, height: int, width: int) -> dict[str, Any]:
     """Project and fill every part, far groups first, into an integer part map (row 0: sky)."""
@@ -937,7 +1144,7 @@ def _rasterise(b: _Builder, camera: Camera, height: int, width: int) -> dict[str
         if is_world[i - 1]:
             s, e = int(starts[k]), int(starts[k] + counts[k])
             if zmin[k] >= NEAR:
-                polygon(flat[2 * s: 2 * e], fill=i)
+                polygon(flat[2 * s : 2 * e], fill=i)
             else:
                 clipped = clip_near(cam[s:e])
                 if len(clipped) >= 3:
@@ -953,8 +1160,16 @@ def _rasterise(b: _Builder, camera: Camera, height: int, width: int) -> dict[str
         uv = camera.project_camera(np.concatenate([camera.to_camera(centre)[:, :2], zc[:, None]], axis=1))
         aux[crowns] = np.stack([uv[:, 0], uv[:, 1], camera.focal * aux[crowns, 3] / zc, np.zeros_like(zc)], axis=1)
     parts = np.asarray(img, dtype=np.int32)
-    return {"parts": parts, "label": label, "material": material, "obj": obj, "normal": normal,
-            "offset": offset, "depth": depth, "aux": aux}
+    return {
+        "parts": parts,
+        "label": label,
+        "material": material,
+        "obj": obj,
+        "normal": normal,
+        "offset": offset,
+        "depth": depth,
+        "aux": aux,
+    }
 
 
 def _freeze(a: np.ndarray) -> np.ndarray:
@@ -972,14 +1187,26 @@ def render_layout(seed: int, height: int, width: int) -> StreetLayout:
     height, width = check_size(height, width)
     seed = check_seed(seed)
     b, street, cam = _sample_scene(layout_rng(seed))
-    camera = Camera(height=cam["height"], focal=cam["focal"], horizon=cam["horizon"], yaw=cam["yaw"],
-                    aspect=width / height)
+    camera = Camera(
+        height=cam["height"], focal=cam["focal"], horizon=cam["horizon"], yaw=cam["yaw"], aspect=width / height
+    )
     r = _rasterise(b, camera, height, width)
     ids = r["label"][r["parts"]]
     return StreetLayout(
-        ids=_freeze(ids), parts=_freeze(r["parts"]), part_label=_freeze(r["label"]),
-        part_material=_freeze(r["material"]), part_obj=_freeze(r["obj"]), part_normal=_freeze(r["normal"]),
-        part_offset=_freeze(r["offset"]), part_depth=_freeze(r["depth"]), part_aux=_freeze(r["aux"]),
+        ids=_freeze(ids),
+        parts=_freeze(r["parts"]),
+        part_label=_freeze(r["label"]),
+        part_material=_freeze(r["material"]),
+        part_obj=_freeze(r["obj"]),
+        part_normal=_freeze(r["normal"]),
+        part_offset=_freeze(r["offset"]),
+        part_depth=_freeze(r["depth"]),
+        part_aux=_freeze(r["aux"]),
         obj_class=_freeze(np.asarray(b.obj_class, np.uint8)),
         obj_attr=_freeze(np.asarray(b.obj_attr, np.float32).reshape(-1, 4)),
-        casters=tuple(b.casters), contacts=tuple(b.contacts), camera=camera, street=street, seed=seed)
+        casters=tuple(b.casters),
+        contacts=tuple(b.contacts),
+        camera=camera,
+        street=street,
+        seed=seed,
+    )

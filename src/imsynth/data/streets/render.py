@@ -19,6 +19,7 @@ Pipeline (all vectorised over pixels; nothing loops per pixel in Python):
 5. **Camera.** Auto-exposure with a random target, white balance, vignetting, a tone curve, a
    slight optical blur and sensor noise.
 """
+
 from __future__ import annotations
 
 import math
@@ -81,8 +82,19 @@ def _part_tables(layout: StreetLayout, app: Appearance) -> tuple[np.ndarray, np.
     put(C.M_SIDEWALK, app.sidewalk_rgb)
     put(C.M_CURB, app.curb_rgb)
     put(C.M_TERRAIN, app.terrain_rgb)
-    for mat in (C.M_FACADE, C.M_WALLFACE, C.M_CANOPY, C.M_HEDGE, C.M_SIGN, C.M_TL_BOX, C.M_BODY, C.M_TOP,
-                C.M_WALL, C.M_FENCE, C.M_EGO):
+    for mat in (
+        C.M_FACADE,
+        C.M_WALLFACE,
+        C.M_CANOPY,
+        C.M_HEDGE,
+        C.M_SIGN,
+        C.M_TL_BOX,
+        C.M_BODY,
+        C.M_TOP,
+        C.M_WALL,
+        C.M_FENCE,
+        C.M_EGO,
+    ):
         put(mat, main)
     put(C.M_WALLFACE, main * 0.95)
     put(C.M_TRUNK, second)
@@ -132,7 +144,7 @@ class _Pixels:
         self.bounds = np.concatenate([[0], np.cumsum(counts)])
 
     def __call__(self, *mats: int) -> np.ndarray:
-        pieces = [self.order[self.bounds[m]: self.bounds[m + 1]] for m in mats]
+        pieces = [self.order[self.bounds[m] : self.bounds[m + 1]] for m in mats]
         return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
 
@@ -184,8 +196,9 @@ def _fill_ground_polys(img: Image.Image, cam: Camera, polys: list[np.ndarray]) -
         draw.polygon(poly.ravel().tolist(), fill=255)
 
 
-def _sky(img: np.ndarray, idx: np.ndarray, cam: Camera, app: Appearance, bank: NoiseBank,
-         rng: np.random.Generator) -> None:
+def _sky(
+    img: np.ndarray, idx: np.ndarray, cam: Camera, app: Appearance, bank: NoiseBank, rng: np.random.Generator
+) -> None:
     """Vertical gradient (by elevation angle), a glow around the sun and fBm clouds."""
     if idx.size == 0:
         return
@@ -211,8 +224,17 @@ def _sky(img: np.ndarray, idx: np.ndarray, cam: Camera, app: Appearance, bank: N
     _put_rows(img, idx, col)
 
 
-def _ground(img: np.ndarray, depth: np.ndarray, pix: _Pixels, layout: StreetLayout, app: Appearance,
-            bank: NoiseBank, rng: np.random.Generator, sun_mask: np.ndarray, ao: np.ndarray) -> None:
+def _ground(
+    img: np.ndarray,
+    depth: np.ndarray,
+    pix: _Pixels,
+    layout: StreetLayout,
+    app: Appearance,
+    bank: NoiseBank,
+    rng: np.random.Generator,
+    sun_mask: np.ndarray,
+    ao: np.ndarray,
+) -> None:
     """Asphalt, paint, paving slabs, curbs and grass, with cast and contact shadows."""
     cam = layout.camera
     W = bank.width
@@ -273,8 +295,17 @@ def _ground(img: np.ndarray, depth: np.ndarray, pix: _Pixels, layout: StreetLayo
         _put_rows(img, idx, rows)
 
 
-def _facades(img: np.ndarray, depth: np.ndarray, idx: np.ndarray, plain: np.ndarray, layout: StreetLayout,
-             app: Appearance, light: np.ndarray, bank: NoiseBank, rng: np.random.Generator) -> None:
+def _facades(
+    img: np.ndarray,
+    depth: np.ndarray,
+    idx: np.ndarray,
+    plain: np.ndarray,
+    layout: StreetLayout,
+    app: Appearance,
+    light: np.ndarray,
+    bank: NoiseBank,
+    rng: np.random.Generator,
+) -> None:
     """Walls with floors, windows, shop fronts, brick courses and cornices, in wall-plane metres."""
     cam = layout.camera
     W = bank.width
@@ -365,13 +396,15 @@ def _facades(img: np.ndarray, depth: np.ndarray, idx: np.ndarray, plain: np.ndar
         fascia_p = np.ascontiguousarray((app.third[po] * light).T)
         wall = np.where(fascia[special], np.take(fascia_p, sp, axis=1), np.take(wall_p, sp, axis=1) * f[special])
         glass = np.where(h_s < app.lit_windows, _col((1.0, 0.78, 0.45)), 0.55 * np.take(lightT, sp, axis=1))
-        col[:, special] = (wall * ((1.0 - w_s) * k_s) + glass * (w_s * k_s)
-                           + np.take(shop_p, sp, axis=1) * shop_in[special])
+        col[:, special] = (
+            wall * ((1.0 - w_s) * k_s) + glass * (w_s * k_s) + np.take(shop_p, sp, axis=1) * shop_in[special]
+        )
     _put_rows(img, idx, col)
 
 
-def _vegetation(img: np.ndarray, pix: _Pixels, layout: StreetLayout, app: Appearance, bank: NoiseBank,
-                rng: np.random.Generator) -> None:
+def _vegetation(
+    img: np.ndarray, pix: _Pixels, layout: StreetLayout, app: Appearance, bank: NoiseBank, rng: np.random.Generator
+) -> None:
     """Tree crowns shaded as leafy spheres; hedges, trunks, walls and fences get noise."""
     W, H = bank.width, bank.height
     leaf = bank.crop("leaf", rng).ravel()
@@ -501,7 +534,9 @@ def default_appearance_seed(seed: int) -> int:
     return check_seed(seed)
 
 
-def render_scene(seed: int, height: int, width: int, appearance_seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def render_scene(
+    seed: int, height: int, width: int, appearance_seed: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Render one scene: ``(ids, photo)``, a ``HxW`` uint8 labelId map and its ``HxWx3`` uint8 photo."""
     layout = render_layout(seed, height, width)
     a_seed = default_appearance_seed(seed) if appearance_seed is None else appearance_seed

@@ -9,6 +9,7 @@ field by cropping at a random offset -- no per-image noise synthesis is needed.
 Cell sizes are fractions of the image width, so textures look the same at every resolution,
 except ``fine`` (one value per pixel, sensor-like grain) and ``gauss`` (per-pixel colour noise).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ def value_noise(rng: np.random.Generator, height: int, width: int, cell_y: float
         return grid[:height, :width].copy()
     big = Image.fromarray(grid).resize((width, height), Image.Resampling.BICUBIC)
     out = np.asarray(big, dtype=np.float32)
-    lo, hi = np.percentile(out[:: 7, :: 7], [0.5, 99.5])
+    lo, hi = np.percentile(out[::7, ::7], [0.5, 99.5])
     return np.clip((out - lo) / max(hi - lo, 1e-6), 0.0, 1.0).astype(np.float32)
 
 
@@ -58,11 +59,11 @@ class NoiseBank:
     def crop(self, name: str, rng: np.random.Generator) -> np.ndarray:
         """A ``(H, W)`` view of noise field ``name`` at a random offset."""
         oy, ox = int(rng.integers(0, self.pad_h + 1)), int(rng.integers(0, self.pad_w + 1))
-        return self.fields[name][oy: oy + self.height, ox: ox + self.width]
+        return self.fields[name][oy : oy + self.height, ox : ox + self.width]
 
     def crop_gauss(self, rng: np.random.Generator) -> np.ndarray:
         oy, ox = int(rng.integers(0, self.pad_h + 1)), int(rng.integers(0, self.pad_w + 1))
-        return self.gauss[oy: oy + self.height, ox: ox + self.width]
+        return self.gauss[oy : oy + self.height, ox : ox + self.width]
 
 
 @lru_cache(maxsize=4)
@@ -75,19 +76,26 @@ def noise_bank(height: int, width: int) -> NoiseBank:
     fields = {
         "fine": rng.random((hh, ww), dtype=np.float32),
         "grain": value_noise(rng, hh, ww, max(1.5, w / 340), max(1.5, w / 340)),
-        "leaf": (0.45 * value_noise(rng, hh, ww, w / 400, w / 400) + 0.35 * value_noise(rng, hh, ww, w / 160, w / 160)
-                 + 0.2 * value_noise(rng, hh, ww, w / 60, w / 60)),
+        "leaf": (
+            0.45 * value_noise(rng, hh, ww, w / 400, w / 400)
+            + 0.35 * value_noise(rng, hh, ww, w / 160, w / 160)
+            + 0.2 * value_noise(rng, hh, ww, w / 60, w / 60)
+        ),
         "mid": value_noise(rng, hh, ww, w / 45, w / 45),
         "coarse": value_noise(rng, hh, ww, w / 10, w / 10),
     }
-    cloud = (0.5 * value_noise(rng, hh, ww, w / 14, w / 6) + 0.3 * value_noise(rng, hh, ww, w / 36, w / 16)
-             + 0.2 * value_noise(rng, hh, ww, w / 90, w / 40))
+    cloud = (
+        0.5 * value_noise(rng, hh, ww, w / 14, w / 6)
+        + 0.3 * value_noise(rng, hh, ww, w / 36, w / 16)
+        + 0.2 * value_noise(rng, hh, ww, w / 90, w / 40)
+    )
     fields["cloud"] = ((cloud - cloud.min()) / max(float(np.ptp(cloud)), 1e-6)).astype(np.float32)
     gauss = np.clip(rng.standard_normal((hh, ww, 3), dtype=np.float32) * 32.0, -127, 127).astype(np.int8)
     u = ((np.arange(width) + 0.5) / width).astype(np.float32)
     v = ((np.arange(height) + 0.5) / height).astype(np.float32)
-    r2 = ((u[None, :] - 0.5) ** 2 * 4 * (width / max(width, height)) ** 2
-          + (v[:, None] - 0.5) ** 2 * 4 * (height / max(width, height)) ** 2)
+    r2 = (u[None, :] - 0.5) ** 2 * 4 * (width / max(width, height)) ** 2 + (v[:, None] - 0.5) ** 2 * 4 * (
+        height / max(width, height)
+    ) ** 2
     r2 = (r2 / r2.max()).astype(np.float32)
     u_flat = np.tile(u, height)
     v_flat = np.repeat(v, width)

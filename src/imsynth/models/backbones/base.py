@@ -1,4 +1,5 @@
 """Common interface of the frozen ImageNet feature extractors used by perceptual losses/metrics."""
+
 from __future__ import annotations
 
 import math
@@ -106,10 +107,11 @@ def imagenet_eval_transform(images: Tensor, size: int, crop_fraction: float = 0.
     crop = max(1, int(round(min(h, w) * crop_fraction)))
     top = (h - crop) // 2
     left = (w - crop) // 2
-    images = images[..., top:top + crop, left:left + crop]
+    images = images[..., top : top + crop, left : left + crop]
     if crop != size:
-        images = F.interpolate(images, size=(size, size), mode="bicubic", align_corners=False,
-                               antialias=crop > size).clamp(0.0, 1.0)
+        images = F.interpolate(
+            images, size=(size, size), mode="bicubic", align_corners=False, antialias=crop > size
+        ).clamp(0.0, 1.0)
     return images.squeeze(0) if squeeze else images
 
 

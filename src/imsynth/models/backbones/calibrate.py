@@ -5,6 +5,7 @@ terms contribute equally: ``lambda_l`` is the inverse of the mean L1 distance of
 :func:`calibrate_layer_weights` measures that on given image pairs; the numbers hard-coded as
 ``default_layer_weights`` for EfficientNet-Lite come from :func:`default_calibration`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -23,8 +24,7 @@ def _as_batch(x: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def calibrate_layer_weights(extractor: FeatureExtractor,
-                            image_pairs: Iterable[tuple[Tensor, Tensor]]) -> list[float]:
+def calibrate_layer_weights(extractor: FeatureExtractor, image_pairs: Iterable[tuple[Tensor, Tensor]]) -> list[float]:
     """Inverse mean L1 distance of each loss term, normalised so the image term has weight 1.
 
     ``image_pairs``: pairs ``(a, b)`` of RGB images in ``[0, 1]`` (``3xHxW`` or ``Bx3xHxW``).
@@ -70,12 +70,16 @@ def _center_resize(x: Tensor, size: tuple[int, int]) -> Tensor:
     nh, nw = max(size[0], round(h * s)), max(size[1], round(w * s))
     x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False, antialias=True)
     top, left = (nh - size[0]) // 2, (nw - size[1]) // 2
-    return x[..., top:top + size[0], left:left + size[1]].clamp(0, 1)
+    return x[..., top : top + size[0], left : left + size[1]].clamp(0, 1)
 
 
-def degraded_photo_pairs(names: Sequence[str] = CALIBRATION_IMAGES, size: tuple[int, int] = (256, 512),
-                         blur_sigma: float = 2.0, noise_std: float = 0.05,
-                         seed: int = 0) -> list[tuple[Tensor, Tensor]]:
+def degraded_photo_pairs(
+    names: Sequence[str] = CALIBRATION_IMAGES,
+    size: tuple[int, int] = (256, 512),
+    blur_sigma: float = 2.0,
+    noise_std: float = 0.05,
+    seed: int = 0,
+) -> list[tuple[Tensor, Tensor]]:
     """(photo, blurred + noised photo) pairs from scikit-image's bundled sample images.
 
     Each photo is resized/centre-cropped to ``size`` (default 256x512, the CRN diversity

@@ -14,6 +14,7 @@ mean log-probability of the correct classes over 20 views each of four scikit-im
 (chelsea, coffee, camera, stereo_motorcycle), summed: lite0 -1.07 (SAME) vs -1.33
 (symmetric), lite2 -2.38 vs -2.51.
 """
+
 from __future__ import annotations
 
 import math
@@ -68,8 +69,17 @@ LITE_STD = (0.5, 0.5, 0.5)
 # Layers: "stem", "stage1".."stage7" (output of the last block of each stage) and "head".
 # Default: the end of each resolution (strides 2, 4, 8, 16, 32) -> stage1, 2, 3, 5, 7.
 DEFAULT_LITE_LAYERS = ("stage1", "stage2", "stage3", "stage5", "stage7")
-STAGE_STRIDES = {"stem": 2, "stage1": 2, "stage2": 4, "stage3": 8, "stage4": 16, "stage5": 16,
-                 "stage6": 32, "stage7": 32, "head": 32}
+STAGE_STRIDES = {
+    "stem": 2,
+    "stage1": 2,
+    "stage2": 4,
+    "stage3": 8,
+    "stage4": 16,
+    "stage5": 16,
+    "stage6": 32,
+    "stage7": 32,
+    "head": 32,
+}
 
 # CRN layer weights [image, stage1, stage2, stage3, stage5, stage7] for the default layers.
 # Obtained with calibrate.default_calibration(variant) (CRN rule: weight = 1 / mean L1 distance
@@ -97,10 +107,12 @@ class _Conv(nn.Conv2d):
     """Bias-free conv with TensorFlow ``SAME`` padding (computed per input size) or symmetric
     ``k // 2`` padding."""
 
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1,
-                 tf_same: bool = True) -> None:
-        super().__init__(cin, cout, kernel, stride=stride, groups=groups, bias=False,
-                         padding=0 if tf_same else kernel // 2)
+    def __init__(
+        self, cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1, tf_same: bool = True
+    ) -> None:
+        super().__init__(
+            cin, cout, kernel, stride=stride, groups=groups, bias=False, padding=0 if tf_same else kernel // 2
+        )
         self.tf_same = tf_same
 
     def forward(self, x: Tensor) -> Tensor:
@@ -116,8 +128,7 @@ class _Conv(nn.Conv2d):
 class _MBConv(nn.Module):
     """Inverted residual block without squeeze-excite: [1x1 expand] -> depthwise -> 1x1 project."""
 
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int, expand: int, eps: float,
-                 tf_same: bool) -> None:
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int, expand: int, eps: float, tf_same: bool) -> None:
         super().__init__()
         mid = cin * expand
         self.has_expand = expand != 1
@@ -152,9 +163,15 @@ class EfficientNetLiteFeatures(FeatureExtractor):
     tf_same_padding: TensorFlow ``SAME`` padding (default, matches the weights).
     """
 
-    def __init__(self, variant: str = "efficientnet_lite0", weights: str | os.PathLike | None = None, *,
-                 pretrained: bool = True, layers: tuple[str, ...] | list[str] | None = None,
-                 tf_same_padding: bool = True) -> None:
+    def __init__(
+        self,
+        variant: str = "efficientnet_lite0",
+        weights: str | os.PathLike | None = None,
+        *,
+        pretrained: bool = True,
+        layers: tuple[str, ...] | list[str] | None = None,
+        tf_same_padding: bool = True,
+    ) -> None:
         super().__init__()
         if variant not in LITE_CONFIGS:
             raise ValueError(f"unknown EfficientNet-Lite variant {variant!r}; choose from {sorted(LITE_CONFIGS)}")

@@ -20,6 +20,7 @@ imsynth never downloads the file: pass its path (``--inception-weights PATH``) o
 ``$IMSYNTH_INCEPTION_WEIGHTS``. Without it, :func:`locate_inception_weights` raises a
 :class:`WeightsNotFoundError` that says where the file comes from and how to supply it.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,13 +32,21 @@ from torch import Tensor, nn
 
 from .weights import WeightsNotFoundError, load_state_dict_file
 
-__all__ = ["INCEPTION_FILENAME", "INCEPTION_ENV_VAR", "INCEPTION_URL", "FIDInceptionV3",
-           "locate_inception_weights", "inception_missing_message", "load_fid_inception"]
+__all__ = [
+    "INCEPTION_FILENAME",
+    "INCEPTION_ENV_VAR",
+    "INCEPTION_URL",
+    "FIDInceptionV3",
+    "locate_inception_weights",
+    "inception_missing_message",
+    "load_fid_inception",
+]
 
 INCEPTION_FILENAME = "pt_inception-2015-12-05-6726825d.pth"
 INCEPTION_ENV_VAR = "IMSYNTH_INCEPTION_WEIGHTS"
-INCEPTION_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
-                 "pt_inception-2015-12-05-6726825d.pth")
+INCEPTION_URL = (
+    "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
+)
 FID_INPUT_SIZE = 299
 FID_FEATURE_DIM = 2048
 
@@ -46,8 +55,14 @@ FID_FEATURE_DIM = 2048
 class BasicConv2d(nn.Module):
     """Convolution (no bias) -> batch norm (eps 1e-3, the TensorFlow value) -> ReLU."""
 
-    def __init__(self, cin: int, cout: int, kernel_size: int | tuple[int, int], stride: int = 1,
-                 padding: int | tuple[int, int] = 0) -> None:
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        kernel_size: int | tuple[int, int],
+        stride: int = 1,
+        padding: int | tuple[int, int] = 0,
+    ) -> None:
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, kernel_size, stride=stride, padding=padding, bias=False)
         self.bn = nn.BatchNorm2d(cout, eps=0.001)
@@ -75,12 +90,15 @@ class InceptionA(nn.Module):
         self.branch_pool = BasicConv2d(cin, pool_features, 1)
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.cat([
-            self.branch1x1(x),
-            self.branch5x5_2(self.branch5x5_1(x)),
-            self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
-            self.branch_pool(_avg_pool_same(x)),
-        ], dim=1)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch5x5_2(self.branch5x5_1(x)),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+                self.branch_pool(_avg_pool_same(x)),
+            ],
+            dim=1,
+        )
 
 
 class InceptionB(nn.Module):
@@ -94,11 +112,14 @@ class InceptionB(nn.Module):
         self.branch3x3dbl_3 = BasicConv2d(96, 96, 3, stride=2)
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.cat([
-            self.branch3x3(x),
-            self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
-            F.max_pool2d(x, kernel_size=3, stride=2),
-        ], dim=1)
+        return torch.cat(
+            [
+                self.branch3x3(x),
+                self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x))),
+                F.max_pool2d(x, kernel_size=3, stride=2),
+            ],
+            dim=1,
+        )
 
 
 class InceptionC(nn.Module):
@@ -120,15 +141,23 @@ class InceptionC(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         double = x
-        for layer in (self.branch7x7dbl_1, self.branch7x7dbl_2, self.branch7x7dbl_3, self.branch7x7dbl_4,
-                      self.branch7x7dbl_5):
+        for layer in (
+            self.branch7x7dbl_1,
+            self.branch7x7dbl_2,
+            self.branch7x7dbl_3,
+            self.branch7x7dbl_4,
+            self.branch7x7dbl_5,
+        ):
             double = layer(double)
-        return torch.cat([
-            self.branch1x1(x),
-            self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x))),
-            double,
-            self.branch_pool(_avg_pool_same(x)),
-        ], dim=1)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x))),
+                double,
+                self.branch_pool(_avg_pool_same(x)),
+            ],
+            dim=1,
+        )
 
 
 class InceptionD(nn.Module):
@@ -145,8 +174,9 @@ class InceptionD(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         seven = self.branch7x7x3_4(self.branch7x7x3_3(self.branch7x7x3_2(self.branch7x7x3_1(x))))
-        return torch.cat([self.branch3x3_2(self.branch3x3_1(x)), seven,
-                          F.max_pool2d(x, kernel_size=3, stride=2)], dim=1)
+        return torch.cat(
+            [self.branch3x3_2(self.branch3x3_1(x)), seven, F.max_pool2d(x, kernel_size=3, stride=2)], dim=1
+        )
 
 
 class InceptionE(nn.Module):
@@ -168,14 +198,18 @@ class InceptionE(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         single = self.branch3x3_1(x)
         double = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
-        pooled = (F.max_pool2d(x, kernel_size=3, stride=1, padding=1) if self.pool == "max"
-                  else _avg_pool_same(x))
-        return torch.cat([
-            self.branch1x1(x),
-            self.branch3x3_2a(single), self.branch3x3_2b(single),
-            self.branch3x3dbl_3a(double), self.branch3x3dbl_3b(double),
-            self.branch_pool(pooled),
-        ], dim=1)
+        pooled = F.max_pool2d(x, kernel_size=3, stride=1, padding=1) if self.pool == "max" else _avg_pool_same(x)
+        return torch.cat(
+            [
+                self.branch1x1(x),
+                self.branch3x3_2a(single),
+                self.branch3x3_2b(single),
+                self.branch3x3dbl_3a(double),
+                self.branch3x3dbl_3b(double),
+                self.branch_pool(pooled),
+            ],
+            dim=1,
+        )
 
 
 # ------------------------------------------------------------------------------------ network
@@ -226,8 +260,19 @@ class FIDInceptionV3(nn.Module):
         x = F.max_pool2d(x, kernel_size=3, stride=2)
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
         x = F.max_pool2d(x, kernel_size=3, stride=2)
-        for block in (self.Mixed_5b, self.Mixed_5c, self.Mixed_5d, self.Mixed_6a, self.Mixed_6b, self.Mixed_6c,
-                      self.Mixed_6d, self.Mixed_6e, self.Mixed_7a, self.Mixed_7b, self.Mixed_7c):
+        for block in (
+            self.Mixed_5b,
+            self.Mixed_5c,
+            self.Mixed_5d,
+            self.Mixed_6a,
+            self.Mixed_6b,
+            self.Mixed_6c,
+            self.Mixed_6d,
+            self.Mixed_6e,
+            self.Mixed_7a,
+            self.Mixed_7b,
+            self.Mixed_7c,
+        ):
             x = block(x)
         return x.mean(dim=(2, 3))
 
@@ -257,15 +302,17 @@ def locate_inception_weights(path: str | os.PathLike | None = None) -> Path:
         candidate = Path(path).expanduser()
         if candidate.is_file():
             return candidate
-        raise WeightsNotFoundError(inception_missing_message(f"The given Inception weight path does not exist: "
-                                                             f"{candidate}"))
+        raise WeightsNotFoundError(
+            inception_missing_message(f"The given Inception weight path does not exist: {candidate}")
+        )
     env = os.environ.get(INCEPTION_ENV_VAR)
     if env:
         candidate = Path(env).expanduser()
         if candidate.is_file():
             return candidate
-        raise WeightsNotFoundError(inception_missing_message(f"{INCEPTION_ENV_VAR} is set to '{env}', but no "
-                                                             "such file exists."))
+        raise WeightsNotFoundError(
+            inception_missing_message(f"{INCEPTION_ENV_VAR} is set to '{env}', but no such file exists.")
+        )
     raise WeightsNotFoundError(inception_missing_message("No FID Inception weights were given."))
 
 
@@ -282,8 +329,10 @@ def load_fid_inception(path: str | os.PathLike | None = None) -> FIDInceptionV3:
     missing = [k for k in expected if k not in state]
     if missing:
         shown = ", ".join(missing[:4]) + (" ..." if len(missing) > 4 else "")
-        raise ValueError(f"{file} is not the FID Inception state dict ({INCEPTION_FILENAME}): {len(missing)} keys "
-                         f"missing ({shown}); its keys start with {', '.join(list(state)[:4])}")
+        raise ValueError(
+            f"{file} is not the FID Inception state dict ({INCEPTION_FILENAME}): {len(missing)} keys "
+            f"missing ({shown}); its keys start with {', '.join(list(state)[:4])}"
+        )
     for key, value in expected.items():
         if tuple(state[key].shape) != tuple(value.shape):
             raise ValueError(f"{file}: key {key!r} has shape {tuple(state[key].shape)}, expected {tuple(value.shape)}")

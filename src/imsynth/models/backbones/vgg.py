@@ -5,6 +5,7 @@ a torchvision state dict (``vgg19-dcbb9e9d.pth``: ``features.{0,2,5,...,34}.weig
 ``classifier.{0,3,6}.weight/bias``) loads directly. Only the layers up to the deepest
 requested feature are built and run (conv5_2 by default); the classifier is optional.
 """
+
 from __future__ import annotations
 
 import os
@@ -87,9 +88,16 @@ class VGG19Features(FeatureExtractor):
     name = "vgg19"
     input_size = 224
 
-    def __init__(self, weights: str | os.PathLike | Mapping[str, Tensor] | None = None, *,
-                 pretrained: bool = True, pooling: str = "avg", preprocess: str = "torchvision",
-                 layers: Sequence[str] | None = None, with_classifier: bool = False) -> None:
+    def __init__(
+        self,
+        weights: str | os.PathLike | Mapping[str, Tensor] | None = None,
+        *,
+        pretrained: bool = True,
+        pooling: str = "avg",
+        preprocess: str = "torchvision",
+        layers: Sequence[str] | None = None,
+        with_classifier: bool = False,
+    ) -> None:
         super().__init__()
         if pooling not in ("avg", "max"):
             raise ValueError(f"pooling must be 'avg' or 'max', got {pooling!r}")
@@ -123,11 +131,19 @@ class VGG19Features(FeatureExtractor):
                     cin = c
                 modules.append(_Pool(pooling))
             features = nn.Sequential(*modules[: depth + 1])
-            classifier = nn.Sequential(
-                nn.Linear(512 * 7 * 7, 4096), nn.ReLU(inplace=False), nn.Dropout(),
-                nn.Linear(4096, 4096), nn.ReLU(inplace=False), nn.Dropout(),
-                nn.Linear(4096, 1000),
-            ) if with_classifier else None
+            classifier = (
+                nn.Sequential(
+                    nn.Linear(512 * 7 * 7, 4096),
+                    nn.ReLU(inplace=False),
+                    nn.Dropout(),
+                    nn.Linear(4096, 4096),
+                    nn.ReLU(inplace=False),
+                    nn.Dropout(),
+                    nn.Linear(4096, 1000),
+                )
+                if with_classifier
+                else None
+            )
         self.features = features.to_empty(device="cpu")
         self.classifier = classifier.to_empty(device="cpu") if classifier is not None else None
 
@@ -145,7 +161,8 @@ class VGG19Features(FeatureExtractor):
         else:
             self._random_init()
         self.default_layer_weights = (
-            list(CRN_VGG_LAYER_WEIGHTS) if self.layer_names == list(DEFAULT_VGG_LAYERS)
+            list(CRN_VGG_LAYER_WEIGHTS)
+            if self.layer_names == list(DEFAULT_VGG_LAYERS)
             else [1.0] * (1 + len(self.layer_names))
         )
         self._freeze()
@@ -189,10 +206,12 @@ class VGG19Features(FeatureExtractor):
 
     def _check_size(self, x: Tensor, stop: int) -> None:
         n_pools = sum(isinstance(m, _Pool) for m in list(self.features)[:stop])
-        need = 2 ** n_pools
+        need = 2**n_pools
         if min(x.shape[-2:]) < need:
-            raise ValueError(f"VGG-19 up to layer index {stop} needs images of at least {need}x{need} "
-                             f"pixels, got {tuple(x.shape[-2:])}")
+            raise ValueError(
+                f"VGG-19 up to layer index {stop} needs images of at least {need}x{need} "
+                f"pixels, got {tuple(x.shape[-2:])}"
+            )
 
     def extract(self, x: Tensor) -> list[Tensor]:
         self._check_size(x, self._layer_indices[-1])
@@ -216,5 +235,7 @@ class VGG19Features(FeatureExtractor):
         return 512
 
     def extra_repr(self) -> str:
-        return (f"name={self.name!r}, layers={self.layer_names}, pooling={self.pooling!r}, "
-                f"preprocess={self.preprocess_mode!r}")
+        return (
+            f"name={self.name!r}, layers={self.layer_names}, pooling={self.pooling!r}, "
+            f"preprocess={self.preprocess_mode!r}"
+        )

