@@ -172,7 +172,7 @@ def test_rebalancing_equalises_the_layer_terms_and_survives_resume(tiny_root, tm
 
 def test_crn_resume_is_bitwise_exact(tiny_root, tmp_path):
     """2 steps + resume for 2 more == 4 uninterrupted steps (CPU, deterministic), weights and Adam state."""
-    from imsynth.training.checkpoint import load_checkpoint
+    from imsynth.runs import load_checkpoint
 
     torch.set_num_threads(1)
     dataset = CityscapesPairs(tiny_root, "train", size=(32, 64), flip=True)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from conftest import make_cityscapes_tree
-from imsynth.training.checkpoint import load_checkpoint
+from imsynth.runs import load_checkpoint
 from imsynth.training.data import StreamSampler
 from imsynth.training.distributed import DistributedEnv, DistributedSetupError, per_rank_batch_size
 

@@ -25,8 +25,8 @@ from imsynth.models.pix2pix import (  # noqa: E402
     to_signed,
     to_unit,
 )
+from imsynth.runs import save_checkpoint  # noqa: E402
 from imsynth.training import TrainConfig  # noqa: E402
-from imsynth.training.checkpoint import save_checkpoint  # noqa: E402
 from imsynth.training.config import make_run_config  # noqa: E402
 from imsynth.utils.config import to_dict  # noqa: E402
 

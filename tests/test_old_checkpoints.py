@@ -13,7 +13,7 @@ import pytest
 
 from imsynth.inference.pix2pix import load_pix2pix
 from imsynth.inference.synthesizer import load_synthesizer
-from imsynth.training.checkpoint import load_checkpoint
+from imsynth.runs import load_checkpoint
 
 FIXTURES = Path(__file__).parent / "fixtures" / "checkpoints_v0"
 
@@ -28,7 +28,12 @@ def _layout() -> np.ndarray:
 
 
 def _fingerprint(images: np.ndarray, variant: int) -> list:
-    return [list(images.shape), int(images.astype(np.int64).sum()), int(images[0, 3, 5, 0]), int(images[variant, 10, 30, 2])]
+    return [
+        list(images.shape),
+        int(images.astype(np.int64).sum()),
+        int(images[0, 3, 5, 0]),
+        int(images[variant, 10, 30, 2]),
+    ]
 
 
 @pytest.mark.parametrize("path", ["crn/generator.safetensors", "crn"])

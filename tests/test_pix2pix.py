@@ -48,8 +48,8 @@ from imsynth.models.pix2pix import (
 )
 from imsynth.nn.blocks import ResidualBlock
 from imsynth.nn.unet import UNetSkipBlock
+from imsynth.runs import CheckpointError
 from imsynth.training import TrainConfig, Trainer
-from imsynth.training.checkpoint import CheckpointError
 from imsynth.training.optim import lr_factor
 
 TINY_G = GeneratorConfig(depth=4, ngf=8)  # "unet_16": sides must be multiples of 16

@@ -11,11 +11,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from imsynth.cli.train import load_run_config, make_train_config, resolve_streets, run_training, train_options
+from imsynth.cli.train import resolve_streets, train_method, train_options
+
+if TYPE_CHECKING:
+    from imsynth.training import TrainConfig
 
 __all__ = ["prior_command", "train_colorizer", "colorize_command"]
 
@@ -171,61 +174,42 @@ def train_colorizer(
     from imsynth.color.bins import QuantizationConfig, ab_bins
     from imsynth.color.encoding import DecodeConfig
     from imsynth.color.prior import ColorPrior, RebalanceConfig
-    from imsynth.data.datasets import DatasetError
-    from imsynth.methods.colorizer import (
-        REFERENCE_BETAS,
-        REFERENCE_LR,
-        ColorizerDataConfig,
-        ColorizerMethod,
-        ColorizerMethodConfig,
-        folder_prior,
-        training_dataset,
-    )
+    from imsynth.methods.colorizer import ColorizerDataConfig, ColorizerMethod, ColorizerMethodConfig, folder_prior
     from imsynth.models.colorizer import ColorizerConfig
-    from imsynth.utils.config import from_dict
 
-    train_config = make_train_config(ctx, params, lr=REFERENCE_LR, betas=REFERENCE_BETAS)
-    try:
-        if params["resume_dir"] is not None:
-            config = from_dict(ColorizerMethodConfig, load_run_config(params["resume_dir"])["method_config"])
-        else:
-            train_config.weight_decay = weight_decay
-            config = ColorizerMethodConfig(
-                model=ColorizerConfig(head=head, width_multiplier=width_multiplier),  # type: ignore[arg-type]
-                quantization=QuantizationConfig(
-                    grid=grid,
-                    gamut_rule=gamut_rule,  # type: ignore[arg-type]
-                    neighbors=neighbors,
-                    sigma=sigma,
-                ),
-                rebalance=RebalanceConfig(
-                    weighting=weighting,  # type: ignore[arg-type]
-                    lam=rebalance_lambda,
-                    sigma=sigma,
-                ),
-                decode=DecodeConfig(mode=decode, temperature=temperature),  # type: ignore[arg-type]
-                data=ColorizerDataConfig(
-                    root=_photo_folder(params["data"]), load_size=load_size, crop_size=crop_size, flip=not no_flip
-                ),
-            )
-            if head == "classification" and weighting != "none":
-                if prior_dir is not None:
-                    prior, source = ColorPrior.load(prior_dir), str(prior_dir)
-                else:
-                    source = str(Path(train_config.out_dir) / "prior")
-                    click.echo(f"no --prior given: computing the colour prior of {config.data.root} into {source}")
-                    prior = folder_prior(
-                        config.data.root, config.quantization, load_size, train_config.num_workers, progress=True
-                    )
-                    prior.save(source)
-                prior.check_bins(ab_bins(config.quantization))
-                click.echo(f"colour prior: {_describe_prior(prior)}")
-                config.prior, config.prior_source = prior.probabilities.tolist(), source
-        dataset = training_dataset(config.data, seed=train_config.seed)
-        method = ColorizerMethod(config)
-    except (ValueError, DatasetError, FileNotFoundError) as exc:
-        raise click.ClickException(str(exc)) from None
-    run_training(method, train_config, dataset, resume=params["resume_dir"] is not None)
+    def configure(train: TrainConfig) -> ColorizerMethodConfig:
+        config = ColorizerMethodConfig(
+            model=ColorizerConfig(head=head, width_multiplier=width_multiplier),  # type: ignore[arg-type]
+            quantization=QuantizationConfig(
+                grid=grid,
+                gamut_rule=gamut_rule,  # type: ignore[arg-type]
+                neighbors=neighbors,
+                sigma=sigma,
+            ),
+            rebalance=RebalanceConfig(
+                weighting=weighting,  # type: ignore[arg-type]
+                lam=rebalance_lambda,
+                sigma=sigma,
+            ),
+            decode=DecodeConfig(mode=decode, temperature=temperature),  # type: ignore[arg-type]
+            data=ColorizerDataConfig(
+                root=_photo_folder(params["data"]), load_size=load_size, crop_size=crop_size, flip=not no_flip
+            ),
+        )
+        if head == "classification" and weighting != "none":
+            if prior_dir is not None:
+                prior, source = ColorPrior.load(prior_dir), str(prior_dir)
+            else:
+                source = str(Path(train.out_dir) / "prior")
+                click.echo(f"no --prior given: computing the colour prior of {config.data.root} into {source}")
+                prior = folder_prior(config.data.root, config.quantization, load_size, train.num_workers, progress=True)
+                prior.save(source)
+            prior.check_bins(ab_bins(config.quantization))
+            click.echo(f"colour prior: {_describe_prior(prior)}")
+            config.prior, config.prior_source = prior.probabilities.tolist(), source
+        return config
+
+    train_method(ctx, params, ColorizerMethod, configure, weight_decay=weight_decay)
 
 
 @click.command("colorize")
@@ -276,7 +260,7 @@ def colorize_command(
     from dataclasses import replace
 
     from imsynth.inference.colorize import colorize_files, list_images_to_colorize, load_colorizer
-    from imsynth.training.checkpoint import CheckpointError
+    from imsynth.runs import CheckpointError
 
     try:
         colorizer = load_colorizer(checkpoint, device, work_size=work_size or None)

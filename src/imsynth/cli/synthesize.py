@@ -32,7 +32,7 @@ def synthesize_command(
     from imsynth.data.labels import LabelDecodeError
     from imsynth.inference.crn import list_label_maps, synthesize_files
     from imsynth.inference.synthesizer import load_synthesizer
-    from imsynth.training.checkpoint import CheckpointError
+    from imsynth.runs import CheckpointError
 
     try:
         synthesizer = load_synthesizer(checkpoint, device)

@@ -31,7 +31,7 @@ from imsynth.data.labels import LabelSpace, get_label_space
 from imsynth.evaluation.runs import run_dir_of
 from imsynth.evaluation.segmentation_metrics import ConfusionMatrix, SegmentationScores
 from imsynth.models.segmenter import Segmenter
-from imsynth.training.checkpoint import load_method_checkpoint, restore_model
+from imsynth.runs import load_method_checkpoint, restore_model
 from imsynth.utils.config import to_dict
 from imsynth.utils.io import write_json
 

@@ -14,6 +14,7 @@ from PIL import Image
 from imsynth.data.cityscapes import find_pairs
 from imsynth.evaluation.report import Figure, Section, plot_curves, read_scalar_log, write_report
 from imsynth.inference.crn import load_crn
+from imsynth.runs.files import METRICS_FILE
 from imsynth.utils.images import tile_grid
 from imsynth.utils.io import save_image
 
@@ -75,7 +76,7 @@ def write_run_report(
         ),
         Section("Model", table=[{"property": k, "value": v} for k, v in info.items()]),
     ]
-    series = read_scalar_log(run_dir / "metrics.jsonl")
+    series = read_scalar_log(run_dir / METRICS_FILE)
     loss_keys = [k for k in series if k == "loss" or k.startswith("loss/")]
     if loss_keys:
         sections.append(

@@ -12,18 +12,16 @@ from PIL import Image
 
 from imsynth.evaluation.report import Figure, plot_curves, read_scalar_log
 from imsynth.inference.synthesizer import LayoutSynthesizer
+from imsynth.runs import locate
+from imsynth.runs.files import METRICS_FILE
 
 __all__ = ["run_dir_of", "run_name", "loss_curve_figure", "ResizedSynthesizer", "parse_run_spec", "load_run"]
 
 
 def run_dir_of(path: str | Path) -> Path | None:
-    """The run folder (the one holding ``config.yaml``) of a run folder, checkpoint folder or weight
-    file; ``None`` for a weight file copied out of its run."""
-    path = Path(path).resolve()
-    for folder in [path, *path.parents][:4]:
-        if folder.is_dir() and (folder / "config.yaml").is_file():
-            return folder
-    return None
+    """The run folder of a run folder, checkpoint folder or weight file (:func:`imsynth.runs.locate`);
+    ``None`` for a weight file copied out of its run."""
+    return locate(path).run_dir
 
 
 def run_name(path: str | Path) -> str:
@@ -41,7 +39,7 @@ def loss_curve_figure(path: str | Path, name: str, title: str) -> Figure | None:
     run = run_dir_of(parse_run_spec(path)[0])
     if run is None:
         return None
-    series = read_scalar_log(run / "metrics.jsonl")
+    series = read_scalar_log(run / METRICS_FILE)
     keys = [k for k in series if k.startswith("loss")][:6]
     if not keys:
         return None
@@ -49,7 +47,7 @@ def loss_curve_figure(path: str | Path, name: str, title: str) -> Figure | None:
     steps = max(len(series[k][0]) for k in keys)
     return Figure(
         image,
-        f"{title}: {', '.join(keys)} from {run / 'metrics.jsonl'} ({steps} logged points, "
+        f"{title}: {', '.join(keys)} from {run / METRICS_FILE} ({steps} logged points, "
         "means over each logging interval)",
         name,
     )

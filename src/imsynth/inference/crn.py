@@ -15,7 +15,7 @@ import torch
 
 from imsynth.data.labels import DEFAULT_COLOR_TOLERANCE, LabelSpace, get_label_space
 from imsynth.models.crn import CRN
-from imsynth.training.checkpoint import load_method_checkpoint, restore_model
+from imsynth.runs import load_method_checkpoint, restore_model
 from imsynth.utils.images import tensor_to_uint8, tile_grid
 from imsynth.utils.io import save_image
 

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from imsynth.nn.norm import LayerNorm2d
-from imsynth.training.checkpoint import CheckpointError, read_checkpoint_config
+from imsynth.runs import CheckpointError, read_checkpoint_config
 
 __all__ = ["ExportResult", "Pix2PixGraph", "CRNGraph", "export_onnx", "run_onnx", "DEFAULT_OPSET"]
 

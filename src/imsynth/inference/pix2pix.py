@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from imsynth.data.labels import LabelSpace, get_label_space
 from imsynth.models.pix2pix import build_generator, generator_test_mode, to_signed, to_unit
-from imsynth.training.checkpoint import CheckpointError, load_method_checkpoint, restore_model
+from imsynth.runs import CheckpointError, load_method_checkpoint, restore_model
 from imsynth.utils.images import tensor_to_uint8, uint8_to_tensor
 
 __all__ = ["LoadedPix2Pix", "load_pix2pix", "reflect_pad_to_multiple"]

@@ -40,7 +40,7 @@ _LOADERS = {
 
 def load_synthesizer(checkpoint: str | Path, device: str = "auto") -> LayoutSynthesizer:
     """Load any layout -> photo checkpoint (run folder, checkpoint folder or .safetensors)."""
-    from imsynth.training.checkpoint import CheckpointError, read_checkpoint_config
+    from imsynth.runs import CheckpointError, read_checkpoint_config
 
     method = read_checkpoint_config(checkpoint).get("method")
     if method not in _LOADERS:

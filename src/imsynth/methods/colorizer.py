@@ -22,13 +22,15 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.utils.data import Dataset
 
 from imsynth.color.bins import QuantizationConfig, ab_bins
 from imsynth.color.encoding import DecodeConfig, soft_encode
 from imsynth.color.lab import L_CENTER, lightness_only, rgb_to_lab
 from imsynth.color.prior import RebalanceConfig, class_weights, has_color
 from imsynth.losses.colorization import ab_l2_loss, rebalanced_cross_entropy
-from imsynth.models.colorizer import OUTPUT_STRIDE, ColorizerConfig, ColorizerNet
+from imsynth.models.colorizer import OUTPUT_STRIDE, ColorizerConfig, ColorizerNet, colorize_tensor
+from imsynth.training.config import Recipe
 from imsynth.training.method import SingleOptimizerMethod
 
 __all__ = [
@@ -98,6 +100,7 @@ class ColorizerMethod(SingleOptimizerMethod[ColorizerMethodConfig]):
 
     name = "colorizer"
     config_class = ColorizerMethodConfig
+    recipe = Recipe(lr=REFERENCE_LR, betas=REFERENCE_BETAS, weight_decay=REFERENCE_WEIGHT_DECAY)
     optimizer_name = "colorizer"
 
     def __init__(self, config: ColorizerMethodConfig) -> None:
@@ -164,9 +167,10 @@ class ColorizerMethod(SingleOptimizerMethod[ColorizerMethodConfig]):
         loss = rebalanced_cross_entropy(output, encoded, pixel_weights)
         return loss, {"loss/unweighted_ce": rebalanced_cross_entropy(output.detach(), encoded).detach()}
 
-    def sample(self, batch: dict[str, Any]) -> dict[str, Tensor]:
-        from imsynth.inference.colorize import colorize_tensor
+    def build_dataset(self, seed: int = 0) -> Dataset[Any]:
+        return training_dataset(self.config.data, seed)
 
+    def sample(self, batch: dict[str, Any]) -> dict[str, Tensor]:
         assert self.net is not None
         rgb = batch["image"]
         return {

@@ -14,11 +14,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from imsynth.data.datasets import CityscapesPairs
 from imsynth.data.labels import get_label_space
 from imsynth.losses.perceptual import DiversityLoss, FeatureMatchingLoss
 from imsynth.models.crn import CRN, CRNConfig
 from imsynth.nn.labelmaps import one_hot_with_void
-from imsynth.training.config import TrainConfig
+from imsynth.training.config import Recipe, TrainConfig
 from imsynth.training.distributed import environment, mean_over_ranks
 from imsynth.training.method import TrainingMethod
 from imsynth.training.optim import make_optimizer
@@ -92,6 +93,7 @@ class CRNMethod(TrainingMethod[CRNMethodConfig]):
 
     name = "crn"
     config_class = CRNMethodConfig
+    recipe = Recipe(lr=1e-4, betas=(0.9, 0.999))  # Adam, lr 1e-4 (Sec. 3.5 and the released code)
 
     def __init__(self, config: CRNMethodConfig) -> None:
         resolve_backbone(config.loss)
@@ -101,6 +103,13 @@ class CRNMethod(TrainingMethod[CRNMethodConfig]):
         self._rebalanced_weights: list[float] | None = None
         self._term_sums: list[float] = []  # running sums of the unweighted per-layer terms
         self._term_count = 0
+
+    def build_dataset(self, seed: int = 0) -> CityscapesPairs:
+        """Photo / label pairs of a Cityscapes-format root at the model's size, randomly flipped."""
+        data, model = self.config.data, self.config.model
+        return CityscapesPairs(
+            data.root, data.split, data.label_space, size=(model.height, model.width), flip=data.flip, seed=seed
+        )
 
     def build_models(self) -> dict[str, nn.Module]:
         self.generator = CRN(self.config.model)

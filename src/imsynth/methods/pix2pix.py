@@ -42,7 +42,7 @@ from imsynth.models.pix2pix import (
     to_signed,
     to_unit,
 )
-from imsynth.training.config import TrainConfig
+from imsynth.training.config import Recipe, TrainConfig
 from imsynth.training.method import TrainingMethod
 from imsynth.training.optim import make_optimizer
 from imsynth.utils.images import uint8_to_tensor
@@ -181,12 +181,17 @@ class Pix2PixMethod(TrainingMethod[Pix2PixMethodConfig]):
 
     name = "pix2pix"
     config_class = Pix2PixMethodConfig
+    #: Sec. 6.2: Adam 2e-4, betas (0.5, 0.999); constant for the first half, then linear decay to 0.
+    recipe = Recipe(lr=2e-4, betas=(0.5, 0.999), lr_schedule="linear_decay", decay_start_fraction=0.5)
 
     def __init__(self, config: Pix2PixMethodConfig) -> None:
         super().__init__(config)
         self.generator: nn.Module | None = None
         self.discriminator: nn.Module | None = None
         self.loss = Pix2PixLoss(config.loss)
+
+    def build_dataset(self, seed: int = 0) -> Dataset[Any]:
+        return build_dataset(self.config.data, seed)
 
     def build_models(self) -> dict[str, nn.Module]:
         g = self.config.model.generator

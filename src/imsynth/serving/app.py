@@ -51,7 +51,7 @@ from PIL import Image, UnidentifiedImageError
 
 from imsynth.data.labels import DEFAULT_COLOR_TOLERANCE, LabelDecodeError, LabelSpace, iter_class_histogram
 from imsynth.inference.synthesizer import LayoutSynthesizer, load_synthesizer
-from imsynth.training.checkpoint import CheckpointError
+from imsynth.runs import CheckpointError
 
 try:
     from fastapi import FastAPI, HTTPException, Request

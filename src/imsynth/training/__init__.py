@@ -5,7 +5,7 @@ A method implements :class:`TrainingMethod` (or :class:`SingleOptimizerMethod`);
 checkpointing and exact resume. See :mod:`imsynth.training.method` for a worked example.
 """
 
-from imsynth.training.checkpoint import (
+from imsynth.runs import (
     Checkpoint,
     CheckpointError,
     load_checkpoint,

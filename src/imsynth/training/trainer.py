@@ -34,14 +34,9 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from imsynth.runs import find_latest, load_checkpoint, load_weights_into, save_checkpoint
+from imsynth.runs.files import CHECKPOINTS_DIR, CONFIG_FILE, checkpoint_name
 from imsynth.training import distributed
-from imsynth.training.checkpoint import (
-    CHECKPOINTS_DIR,
-    find_latest,
-    load_checkpoint,
-    load_weights_into,
-    save_checkpoint,
-)
 from imsynth.training.config import TrainConfig, check_resume_compatible, make_run_config
 from imsynth.training.context import TrainContext
 from imsynth.training.data import check_dataset, make_loader, preview_batch
@@ -213,7 +208,7 @@ class Trainer:
         main = self.dist.is_main
         if main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            save_config(self.out_dir / "config.yaml", self.run_config)
+            save_config(self.out_dir / CONFIG_FILE, self.run_config)
         preview = self.context.to_device(preview_batch(self.dataset, config.sample_count, config.seed))
         loader = make_loader(
             self.dataset,
@@ -280,7 +275,7 @@ class Trainer:
             del batches, loader  # stops worker processes
 
         elapsed = time.monotonic() - start
-        checkpoint = self.checkpoint_dir / f"step_{self.step:06d}"
+        checkpoint = self.checkpoint_dir / checkpoint_name(self.step)
         self._say(self._end_summary(stop_reason, first_step, elapsed, checkpoint))
         return TrainResult(self.step, stop_reason, checkpoint, elapsed, scalars)
 
@@ -360,7 +355,7 @@ class Trainer:
     def _save_checkpoint(self) -> Path:
         """Rank 0 writes the checkpoint (with every rank's RNG state); the others wait for it."""
         rng_per_rank = distributed.gather_to_main(get_rng_state(), self.dist)
-        path = self.checkpoint_dir / f"step_{self.step:06d}"
+        path = self.checkpoint_dir / checkpoint_name(self.step)
         if self.dist.is_main:
             path = self._write_checkpoint(rng_per_rank or [])
         distributed.barrier(self.dist)

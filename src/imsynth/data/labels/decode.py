@@ -1,0 +1,180 @@
+"""Decoding label-map images into id maps: palette, grayscale-id, RGB(A) colour maps.
+
+Real-world colour maps are messy (palette PNGs, RGBA exports, anti-aliased brushes, JPEG artefacts):
+:func:`decode_colors` snaps each colour to the nearest palette colour within a tolerance and otherwise
+fails with an error that counts the bad pixels and names the offending colours. :class:`LabelSpace`
+offers these as methods (``space.load(path)``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from imsynth.data.labels.errors import LabelDecodeError
+
+if TYPE_CHECKING:
+    from imsynth.data.labels.space import LabelSpace
+
+__all__ = ["DEFAULT_COLOR_TOLERANCE", "MapKind", "decode_colors", "decode_image", "load_label_map"]
+
+DEFAULT_COLOR_TOLERANCE = 40.0
+"""Largest RGB Euclidean distance from a palette colour that is still snapped to it."""
+DEFAULT_MAX_ARTEFACT_FRACTION = 0.05
+"""Largest share of pixels beyond the tolerance accepted as edge artefacts (see ``decode_colors``)."""
+ARTEFACT_RADIUS = 2
+"""Pixels of JPEG chroma smear around an edge (see :func:`_isolated_artefacts`)."""
+
+MapKind = Literal["auto", "color", "ids"]
+
+
+def decode_colors(
+    space: LabelSpace,
+    rgb: np.ndarray,
+    tolerance: float = DEFAULT_COLOR_TOLERANCE,
+    max_artefact_fraction: float = DEFAULT_MAX_ARTEFACT_FRACTION,
+) -> np.ndarray:
+    """Colour map (HxWx3) -> id map, snapping each colour to the nearest palette colour.
+
+    Anti-aliased edges and JPEG artefacts shift colours a little; a colour within ``tolerance``
+    (RGB Euclidean distance) of a palette colour takes that colour's class. JPEG ringing at class
+    edges can go farther: such pixels are still snapped when every one of them touches a pixel
+    of a palette colour within 2 pixels and they are at most ``max_artefact_fraction`` of the
+    map. Otherwise -- a region of an unknown colour -- :class:`LabelDecodeError` names them.
+    """
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise LabelDecodeError(f"expected an HxWx3 colour map, got shape {rgb.shape}")
+    packed = (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2]
+    unique, inverse = np.unique(packed.ravel(), return_inverse=True)
+    colors = np.stack([(unique >> 16) & 255, (unique >> 8) & 255, unique & 255], axis=1).astype(np.float32)
+    pal_colors, pal_ids = space.palette
+    dist = np.linalg.norm(colors[:, None, :] - pal_colors[None, :, :].astype(np.float32), axis=2)
+    nearest = dist.argmin(axis=1)
+    too_far = dist[np.arange(len(unique)), nearest] > tolerance
+    if too_far.any() and not _isolated_artefacts(too_far[inverse].reshape(packed.shape), max_artefact_fraction):
+        counts = np.bincount(inverse, minlength=len(unique))
+        far_idx = np.flatnonzero(too_far)
+        far_idx = far_idx[np.argsort(-counts[far_idx])]
+        n_bad = int(counts[far_idx].sum())
+        listed = ", ".join(
+            f"#{int(unique[i]):06x} {tuple(int(v) for v in colors[i])} ({int(counts[i])} px)" for i in far_idx[:5]
+        )
+        raise LabelDecodeError(
+            f"{n_bad} of {packed.size} pixels ({100.0 * n_bad / packed.size:.2f}%) have colours farther than "
+            f"{tolerance:g} from every colour of label space {space.name!r}; first offending colours: {listed}. "
+            "Fix: repaint them with palette colours, pass the right label-space file (--label-space FILE), "
+            "or raise the tolerance (--color-tolerance)."
+        )
+    return pal_ids[nearest][inverse].reshape(packed.shape)
+
+
+def decode_image(
+    space: LabelSpace,
+    image: Image.Image,
+    *,
+    kind: MapKind = "auto",
+    tolerance: float = DEFAULT_COLOR_TOLERANCE,
+) -> np.ndarray:
+    """A label-map image of any common form -> id map (HxW uint8).
+
+    * ``P`` (palette) PNGs: if each used index's palette entry is that id's colour, the indices are
+      the ids; otherwise the palette colours are decoded.
+    * ``L``/``I`` grayscale: ids (Cityscapes ``*_labelIds.png``).
+    * ``RGB``/``RGBA``: colours (transparent pixels become void). An RGB image whose three channels
+      are equal is read as ids when its values are not all palette colours.
+    ``kind`` forces ``"color"`` or ``"ids"``.
+    """
+    mode = image.mode
+    if mode == "P" and kind != "color":
+        indices = np.asarray(image)
+        raw = image.getpalette() or []
+        palette = np.zeros((256, 3), dtype=np.uint8)
+        palette.reshape(-1)[: min(len(raw), 768)] = raw[:768]
+        used = np.unique(indices)
+        if kind == "ids" or (space.valid_ids[used].all() and np.array_equal(palette[used], space.id_colors[used])):
+            space.check_ids(indices)
+            return indices.astype(np.uint8)
+        return decode_colors(space, palette[indices], tolerance)
+    if mode in ("L", "I", "I;16", "I;16B", "F", "1"):
+        if kind == "color":
+            return decode_colors(space, np.repeat(np.asarray(image.convert("L"))[..., None], 3, axis=2), tolerance)
+        ids = np.asarray(image)
+        if ids.dtype.kind == "f":
+            if not np.all(ids == np.round(ids)):
+                raise LabelDecodeError("floating-point label map with fractional values: save ids as integers")
+        ids = ids.astype(np.int64)
+        space.check_ids(ids)
+        return ids.astype(np.uint8)
+    if mode in ("LA", "PA", "RGBA", "La"):
+        rgba = np.asarray(image.convert("RGBA"))
+        transparent = rgba[..., 3] < 128
+        rgb = rgba[..., :3].copy()
+        if transparent.any() and not transparent.all():
+            # Transparent pixels often hold junk colours: give them the commonest opaque colour so
+            # they neither fail decoding nor change whether the map reads as ids; they become void.
+            colors, counts = np.unique(rgb[~transparent], axis=0, return_counts=True)
+            rgb[transparent] = colors[counts.argmax()]
+        elif transparent.all():
+            rgb[...] = space.id_colors[space.void_id]
+        ids = _decode_rgb(space, rgb, kind, tolerance)
+        return np.where(transparent, np.uint8(space.void_id), ids)
+    return _decode_rgb(space, np.asarray(image.convert("RGB")), kind, tolerance)
+
+
+def _decode_rgb(space: LabelSpace, rgb: np.ndarray, kind: MapKind, tolerance: float) -> np.ndarray:
+    gray = np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2])
+    if kind == "ids" or (kind == "auto" and gray and not _all_palette_colors(space, rgb)):
+        ids = rgb[..., 0]
+        space.check_ids(ids)
+        return ids.astype(np.uint8)
+    return decode_colors(space, rgb, tolerance)
+
+
+def _all_palette_colors(space: LabelSpace, rgb: np.ndarray) -> bool:
+    packed = np.unique((rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2])
+    pal, _ = space.palette
+    pal_packed = (pal[:, 0].astype(np.int32) << 16) | (pal[:, 1].astype(np.int32) << 8) | pal[:, 2]
+    return bool(np.isin(packed, pal_packed).all())
+
+
+def load_label_map(
+    space: LabelSpace, path: str | Path, *, kind: MapKind = "auto", tolerance: float = DEFAULT_COLOR_TOLERANCE
+) -> np.ndarray:
+    """Read a label-map file into an id map; unreadable files raise :class:`LabelDecodeError`."""
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return decode_image(space, image, kind=kind, tolerance=tolerance)
+    except FileNotFoundError:
+        raise LabelDecodeError(f"{path}: no such file") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise LabelDecodeError(f"{path}: not a readable image ({exc})") from None
+    except LabelDecodeError as exc:
+        raise LabelDecodeError(f"{path}: {exc}") from None
+
+
+def _isolated_artefacts(far: np.ndarray, max_fraction: float) -> bool:
+    """True if the far-from-palette pixels are few and each lies near a palette-coloured pixel.
+
+    "Near" is within :data:`ARTEFACT_RADIUS` pixels (Chebyshev): JPEG's 2x chroma subsampling
+    smears colours up to two pixels from an edge. A region of an unknown colour wider than
+    ``2 * ARTEFACT_RADIUS`` pixels always has interior pixels farther away and is rejected.
+    """
+    if far.sum() > max_fraction * far.size:
+        return False
+    r = ARTEFACT_RADIUS
+    near = np.pad(~far, r, constant_values=False)
+    # Separable max filter: rows, then columns.
+    h, w = far.shape
+    rows = np.zeros((h + 2 * r, w), dtype=bool)
+    for dx in range(2 * r + 1):
+        rows |= near[:, dx : dx + w]
+    close = np.zeros_like(far)
+    for dy in range(2 * r + 1):
+        close |= rows[dy : dy + h]
+    return bool(close[far].all())
