@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from imsynth.utils.sizes import parse_size
+
 
 class SizeParam(click.ParamType):
     """``HEIGHTxWIDTH`` (e.g. ``256x512``) -> ``(height, width)``."""
@@ -13,14 +15,10 @@ class SizeParam(click.ParamType):
     def convert(self, value, param, ctx):  # type: ignore[override]
         if isinstance(value, tuple):
             return value
-        text = str(value).lower().replace(" ", "")
         try:
-            height, width = (int(v) for v in text.split("x"))
-        except ValueError:
-            self.fail(f"{value!r} is not a size: write HEIGHTxWIDTH, e.g. 256x512", param, ctx)
-        if height <= 0 or width <= 0:
-            self.fail(f"{value!r}: height and width must be positive", param, ctx)
-        return height, width
+            return parse_size(value)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
 
 
 SIZE = SizeParam()

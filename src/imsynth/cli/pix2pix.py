@@ -187,8 +187,9 @@ def translate_command(
     Writes NAME.png (NAME_v<j>.png for several variants) and NAME.json recording the checkpoint,
     step, seed and whether dropout was active.
     """
-    from imsynth.data.datasets import DatasetError, list_images, read_rgb
+    from imsynth.data.datasets import DatasetError, read_rgb
     from imsynth.data.labels import LabelDecodeError
+    from imsynth.data.listing import list_images
     from imsynth.inference.pix2pix import load_pix2pix
     from imsynth.runs import CheckpointError
     from imsynth.utils.io import save_image, write_json

@@ -30,7 +30,8 @@ def synthesize_command(
 ) -> None:
     """Synthesize photographs (all k variants and a grid per layout) with a trained CRN (or any layout-to-photo model)."""
     from imsynth.data.labels import LabelDecodeError
-    from imsynth.inference.crn import list_label_maps, synthesize_files
+    from imsynth.data.listing import list_label_maps
+    from imsynth.inference.crn import synthesize_files
     from imsynth.inference.synthesizer import load_synthesizer
     from imsynth.runs import CheckpointError
 

@@ -26,10 +26,7 @@ from imsynth.data.labels import (
     get_label_space,
     iter_class_histogram,
 )
-
-LABEL_FILE_EXTENSIONS = (".png", ".bmp", ".gif", ".tif", ".tiff", ".jpg", ".jpeg", ".webp")
-_NOT_LABEL_MAPS = ("_instanceIds.png", "_labelTrainIds.png", "_leftImg8bit.png")
-"""Cityscapes files that live beside label maps but are not label-id / colour maps."""
+from imsynth.data.listing import list_label_files
 
 
 @dataclass(frozen=True)
@@ -128,14 +125,7 @@ class _MapTask:
 
 def _label_maps_in(folder: Path) -> list[_MapTask]:
     """Label maps under ``folder``: image files, minus Cityscapes side files; labelIds beat colour maps."""
-    files = sorted(
-        p
-        for p in folder.rglob("*")
-        if p.suffix.lower() in LABEL_FILE_EXTENSIONS
-        and p.is_file()
-        and not p.name.endswith(_NOT_LABEL_MAPS)
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
+    files = list_label_files(folder)
     with_ids = {(p.parent, parsed[0]) for p in files if (parsed := parse_label_name(p)) and parsed[1] == "ids"}
     tasks = []
     for path in files:

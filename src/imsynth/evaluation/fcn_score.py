@@ -31,7 +31,7 @@ from imsynth.data.labels import LabelSpace, get_label_space
 from imsynth.evaluation.runs import run_dir_of
 from imsynth.evaluation.segmentation_metrics import ConfusionMatrix, SegmentationScores
 from imsynth.models.segmenter import Segmenter
-from imsynth.runs import load_method_checkpoint, restore_model
+from imsynth.runs import check_label_space, load_method_checkpoint, restore_model
 from imsynth.utils.config import to_dict
 from imsynth.utils.io import write_json
 
@@ -102,10 +102,12 @@ def load_segmenter(checkpoint: str | Path, device: str = "auto") -> LoadedSegmen
         SegmenterMethodConfig,
         " (train one with `imsynth train segmenter --data DIR --out RUN`)",
     )
+    space = get_label_space(config.data.label_space)
+    check_label_space(loaded, space, config.model.num_classes, space.ignore_index)
     net = restore_model(Segmenter(config.model), "segmenter", loaded, device)
     return LoadedSegmenter(
         net,
-        get_label_space(config.data.label_space),
+        space,
         loaded.step,
         Path(loaded.path),
         run_dir_of(checkpoint),

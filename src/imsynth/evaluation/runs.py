@@ -14,6 +14,7 @@ from imsynth.evaluation.report import Figure, plot_curves, read_scalar_log
 from imsynth.inference.synthesizer import LayoutSynthesizer
 from imsynth.runs import locate
 from imsynth.runs.files import METRICS_FILE
+from imsynth.utils.sizes import parse_size
 
 __all__ = ["run_dir_of", "run_name", "loss_curve_figure", "ResizedSynthesizer", "parse_run_spec", "load_run"]
 
@@ -92,12 +93,9 @@ def parse_run_spec(spec: str | Path) -> tuple[Path, tuple[int, int] | None]:
     if "@" in text and not Path(text).exists():
         text, _, size_text = text.rpartition("@")
         try:
-            height, width = (int(v) for v in size_text.lower().split("x"))
-        except ValueError:
-            raise ValueError(f"{spec!r}: write PATH@HEIGHTxWIDTH, e.g. runs/pix2pix@256x256") from None
-        if height < 1 or width < 1:
-            raise ValueError(f"{spec!r}: the size must be positive")
-        size = (height, width)
+            size = parse_size(size_text)
+        except ValueError as error:
+            raise ValueError(f"{spec!r}: write PATH@HEIGHTxWIDTH, e.g. runs/pix2pix@256x256 ({error})") from None
     path = Path(text)
     if not path.exists():
         raise ValueError(f"run {path} does not exist")

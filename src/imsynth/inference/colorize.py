@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from imsynth.color.encoding import DecodeConfig
-from imsynth.data.datasets import IMAGE_EXTENSIONS, list_images
+from imsynth.data.listing import IMAGE_EXTENSIONS, list_images
 from imsynth.models.colorizer import ColorizerNet, colorize_tensor, predict_ab
 from imsynth.runs import load_method_checkpoint, restore_model
 from imsynth.utils.images import tensor_to_uint8, uint8_to_tensor

@@ -15,14 +15,12 @@ import torch
 
 from imsynth.data.labels import DEFAULT_COLOR_TOLERANCE, LabelSpace, get_label_space
 from imsynth.models.crn import CRN
-from imsynth.runs import load_method_checkpoint, restore_model
+from imsynth.runs import check_label_space, load_method_checkpoint, restore_model
 from imsynth.utils.images import tensor_to_uint8, tile_grid
 from imsynth.utils.io import save_image
 
 if TYPE_CHECKING:
     from imsynth.inference.synthesizer import LayoutSynthesizer
-
-LABEL_EXTENSIONS = (".png", ".bmp", ".gif", ".tif", ".tiff", ".jpg", ".jpeg", ".webp")
 
 
 @dataclass
@@ -62,25 +60,10 @@ def load_crn(checkpoint: str | Path, device: str = "auto") -> LoadedCRN:
     from imsynth.methods.crn import CRNMethodConfig
 
     loaded, config = load_method_checkpoint(checkpoint, "crn", CRNMethodConfig)
+    space = get_label_space(config.data.label_space)
+    check_label_space(loaded, space, config.model.num_classes, config.model.ignore_index)
     model = restore_model(CRN(config.model), "generator", loaded, device)
-    return LoadedCRN(model, get_label_space(config.data.label_space), loaded.step, loaded.path, config.loss.backbone)
-
-
-def list_label_maps(path: str | Path) -> list[Path]:
-    """A label-map file, or the label maps in a folder (Cityscapes ``*_labelIds.png`` preferred)."""
-    path = Path(path)
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise FileNotFoundError(f"no such label map or folder: {path}")
-    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in LABEL_EXTENSIONS)
-    id_maps = [p for p in files if p.name.endswith("_labelIds.png")]
-    if id_maps:
-        return id_maps
-    files = [p for p in files if not p.name.endswith(("_instanceIds.png", "_labelTrainIds.png", "_leftImg8bit.png"))]
-    if not files:
-        raise FileNotFoundError(f"no label maps (PNG images) found in {path}")
-    return files
+    return LoadedCRN(model, space, loaded.step, loaded.path, config.loss.backbone)
 
 
 def synthesize_files(

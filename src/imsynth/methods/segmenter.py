@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from imsynth.data.datasets import CityscapesPairs
 from imsynth.data.labels import get_label_space
 from imsynth.models.segmenter import Segmenter, SegmenterConfig
-from imsynth.data.datasets import CityscapesPairs
 from imsynth.training.config import Recipe
 from imsynth.training.method import SingleOptimizerMethod
 
