@@ -105,7 +105,7 @@ def test_checkpoint_alone_rebuilds_the_model(trained_run, tmp_path):
     from_run = load_crn(out, device="cpu")
     assert from_file.model.config == from_run.model.config
     assert from_file.model.config.width_multiplier == 1 / 64
-    for a, b in zip(from_file.model.state_dict().values(), from_run.model.state_dict().values()):
+    for a, b in zip(from_file.model.state_dict().values(), from_run.model.state_dict().values(), strict=True):
         assert torch.equal(a, b)
 
 
@@ -161,7 +161,7 @@ def test_rebalancing_equalises_the_layer_terms_and_survives_resume(tiny_root, tm
     assert method._term_count == 4
     defaults = method.criterion.extractor.default_layer_weights
     assert weights[0] == pytest.approx(defaults[0])
-    for weight, mean in zip(weights, means):
+    for weight, mean in zip(weights, means, strict=True):
         assert weight * mean == pytest.approx(weights[0] * means[0], rel=1e-6)
     train.max_steps = 5
     resumed = CRNMethod(_config(tiny_root, k=1))

@@ -331,6 +331,7 @@ Trainer(ToyGan(ToyConfig()), config, ToyDataset(), resume=resume).fit()
 """
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_gives_bitwise_identical_weights(tmp_path: Path) -> None:
     script = tmp_path / "train_toy.py"
     script.write_text(KILL_SCRIPT.format(tests_dir=str(TESTS_DIR)))

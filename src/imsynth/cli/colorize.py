@@ -11,13 +11,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
 from imsynth.cli.train import resolve_streets, train_method, train_options
 
 if TYPE_CHECKING:
+    from imsynth.color.bins import GamutRule
+    from imsynth.color.encoding import DecodeMode
     from imsynth.training import TrainConfig
 
 __all__ = ["prior_command", "train_colorizer", "colorize_command"]
@@ -150,18 +152,18 @@ def prior_command(data: str, out_dir: Path, load_size: int, grid: str, gamut_rul
 def train_colorizer(
     ctx: click.Context,
     prior_dir: Path | None,
-    head: str,
+    head: Literal["classification", "regression"],
     width_multiplier: float,
     load_size: int,
     crop_size: int,
     no_flip: bool,
-    grid: str,
-    gamut_rule: str,
-    weighting: str,
+    grid: Literal["gamut10", "uniform18"],
+    gamut_rule: GamutRule,
+    weighting: Literal["rebalance", "neglog", "none"],
     rebalance_lambda: float,
     sigma: float,
     neighbors: int,
-    decode: str,
+    decode: DecodeMode,
     temperature: float,
     weight_decay: float,
     **params: Any,
@@ -179,19 +181,19 @@ def train_colorizer(
 
     def configure(train: TrainConfig) -> ColorizerMethodConfig:
         config = ColorizerMethodConfig(
-            model=ColorizerConfig(head=head, width_multiplier=width_multiplier),  # type: ignore[arg-type]
+            model=ColorizerConfig(head=head, width_multiplier=width_multiplier),
             quantization=QuantizationConfig(
                 grid=grid,
-                gamut_rule=gamut_rule,  # type: ignore[arg-type]
+                gamut_rule=gamut_rule,
                 neighbors=neighbors,
                 sigma=sigma,
             ),
             rebalance=RebalanceConfig(
-                weighting=weighting,  # type: ignore[arg-type]
+                weighting=weighting,
                 lam=rebalance_lambda,
                 sigma=sigma,
             ),
-            decode=DecodeConfig(mode=decode, temperature=temperature),  # type: ignore[arg-type]
+            decode=DecodeConfig(mode=decode, temperature=temperature),
             data=ColorizerDataConfig(
                 root=_photo_folder(params["data"]), load_size=load_size, crop_size=crop_size, flip=not no_flip
             ),
@@ -251,7 +253,7 @@ def colorize_command(
     checkpoint: Path,
     input_path: Path,
     out_dir: Path,
-    decode: str | None,
+    decode: DecodeMode | None,
     temperature: float | None,
     work_size: int,
     device: str,

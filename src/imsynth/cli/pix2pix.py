@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
@@ -19,6 +19,9 @@ from imsynth.cli.options import SIZE
 from imsynth.cli.train import resolve_streets, train_method, train_options
 
 if TYPE_CHECKING:
+    from imsynth.losses.gan import GANMode
+    from imsynth.methods.pix2pix import DatasetMode
+    from imsynth.models.pix2pix import NormName
     from imsynth.training import TrainConfig
 
 STREETS_SIZE = (256, 512)  # the embedded street scenes are rendered at this size, then resized to load_size
@@ -72,17 +75,17 @@ STREETS_SIZE = (256, 512)  # the embedded street scenes are rendered at this siz
 @click.pass_context
 def train_pix2pix(
     ctx: click.Context,
-    dataset_mode: str,
+    dataset_mode: DatasetMode,
     data_b: str | None,
     split: str,
-    direction: str,
+    direction: Literal["AtoB", "BtoA"],
     generator_name: str,
     ngf: int,
     ndf: int,
     n_layers_d: int,
-    norm: str,
+    norm: NormName,
     no_dropout: bool,
-    gan_mode: str,
+    gan_mode: GANMode,
     lambda_l1: float,
     load_size: int,
     crop_size: int,
@@ -109,13 +112,13 @@ def train_pix2pix(
         generator = generator_config_from_name(generator_name, ngf=ngf, norm=norm, dropout=0.0 if no_dropout else 0.5)
         return Pix2PixMethodConfig(
             model=Pix2PixModelConfig(generator, DiscriminatorConfig(ndf=ndf, n_layers=n_layers_d, norm=norm)),
-            loss=GANLossConfig(gan_mode=gan_mode, lambda_l1=lambda_l1),  # type: ignore[arg-type]
+            loss=GANLossConfig(gan_mode=gan_mode, lambda_l1=lambda_l1),
             data=Pix2PixDataConfig(
-                mode=dataset_mode,  # type: ignore[arg-type]
+                mode=dataset_mode,
                 root=str(root),
                 root_b=data_b or "",
                 split=split,
-                direction=direction,  # type: ignore[arg-type]
+                direction=direction,
                 label_space=label_space,
                 load_size=load_size,
                 crop_size=crop_size,
@@ -206,7 +209,7 @@ def translate_command(
             else:
                 outputs = model.translate_variants(read_rgb(path), variants)
             names = [f"{path.stem}.png"] if variants == 1 else [f"{path.stem}_v{j}.png" for j in range(variants)]
-            for name, image in zip(names, outputs):
+            for name, image in zip(names, outputs, strict=True):
                 save_image(out_dir / name, image)
             write_json(
                 out_dir / f"{path.stem}.json",

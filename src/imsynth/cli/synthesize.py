@@ -28,7 +28,7 @@ import click
 def synthesize_command(
     checkpoint: Path, labels_path: Path, out_dir: Path, variants: int | None, device: str, color_tolerance: float
 ) -> None:
-    """Synthesize photographs (all k variants and a grid per layout) with a trained CRN (or any layout-to-photo model)."""
+    """Synthesize photographs (all k variants and a grid per layout) with a CRN or any layout-to-photo model."""
     from imsynth.data.labels import LabelDecodeError
     from imsynth.data.listing import list_label_maps
     from imsynth.inference.crn import synthesize_files

@@ -19,8 +19,9 @@ Problems raise :class:`DatasetError` (a ``ValueError``) naming the offending fol
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import torch

@@ -5,9 +5,10 @@ Hidden files and folders (``.name``) are skipped everywhere; the order is sorted
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["IMAGE_EXTENSIONS", "NOT_LABEL_MAPS", "list_images", "list_label_files", "list_label_maps"]
+__all__ = ["IMAGE_EXTENSIONS", "NOT_LABEL_MAPS", "list_images", "list_label_files", "list_label_maps", "list_photos"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 """Photo and label-map files, matched in any case."""
@@ -34,17 +35,30 @@ def list_label_files(folder: str | Path) -> list[Path]:
     return [p for p in list_images(folder) if not p.name.endswith(NOT_LABEL_MAPS)]
 
 
+def list_photos(path: str | Path) -> list[Path]:
+    """An image file, or the images under a folder (recursively, hidden files skipped)."""
+    return _file_or_listing(path, "image", list_images, f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under")
+
+
 def list_label_maps(path: str | Path) -> list[Path]:
     """A label-map file, or the label maps in a folder (Cityscapes ``*_labelIds.png`` preferred)."""
+    return _file_or_listing(path, "label map", _preferred_label_maps, "no label maps (PNG images) found in")
+
+
+def _preferred_label_maps(folder: Path) -> list[Path]:
+    files = list_label_files(folder)
+    id_maps = [p for p in files if p.name.endswith("_labelIds.png")]
+    return id_maps or files
+
+
+def _file_or_listing(path: str | Path, what: str, lister: Callable[[Path], list[Path]], none_found: str) -> list[Path]:
+    """``[path]`` for a file, ``lister(path)`` for a folder; ``FileNotFoundError`` for nothing found."""
     path = Path(path)
     if path.is_file():
         return [path]
     if not path.is_dir():
-        raise FileNotFoundError(f"no such label map or folder: {path}")
-    files = list_label_files(path)
-    id_maps = [p for p in files if p.name.endswith("_labelIds.png")]
-    if id_maps:
-        return id_maps
+        raise FileNotFoundError(f"no such {what} or folder: {path}")
+    files = lister(path)
     if not files:
-        raise FileNotFoundError(f"no label maps (PNG images) found in {path}")
+        raise FileNotFoundError(f"{none_found} {path}")
     return files

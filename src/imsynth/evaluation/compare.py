@@ -9,9 +9,10 @@ table lists each run's step count.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from imsynth.evaluation.evaluate import (
     class_iou_table,
@@ -87,10 +88,10 @@ def compare_runs(
     """
     out_dir = Path(out_dir)
     names = unique_names(list(runs))
-    synthesizers = {name: load_run(spec, settings.device) for name, spec in zip(names, runs)}
+    synthesizers = {name: load_run(spec, settings.device) for name, spec in zip(names, runs, strict=True)}
     networks = MetricNetworks.load(settings)
     table = score_runs(synthesizers, settings, networks, log)
-    metrics = {**table.to_json(), "runs": {name: str(spec) for name, spec in zip(names, runs)}}
+    metrics = {**table.to_json(), "runs": {name: str(spec) for name, spec in zip(names, runs, strict=True)}}
     write_json(out_dir / "metrics.json", metrics)
     write_text(out_dir / "table.md", markdown_table(table))
 
@@ -117,7 +118,7 @@ def compare_runs(
     sections.append(
         Section("Images", text="The same layouts for every run.", figures=grid_figures(table, names, variants=False))
     )
-    sections += training_sections({name: parse_run_spec(spec)[0] for name, spec in zip(names, runs)})
+    sections += training_sections({name: parse_run_spec(spec)[0] for name, spec in zip(names, runs, strict=True)})
     report = write_report(
         out_dir,
         "imsynth comparison: " + " vs ".join(names),

@@ -15,9 +15,10 @@ that build those sections are shared with :mod:`imsynth.evaluation.compare`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -262,7 +263,11 @@ def grid_figures(table: ScoreTable, runs: list[str], *, variants: bool) -> list[
         )
     )
     if table.grid[0].real_segmentation is not None:
-        rows = [[g.layout, g.real_segmentation, *[g.segmentations[name] for name in runs]] for g in table.grid]
+        rows = [
+            [g.layout, real, *[g.segmentations[name] for name in runs]]
+            for g in table.grid
+            if (real := g.real_segmentation) is not None
+        ]
         seg_titles = ["layout", "segm. of real", *[f"segm. of {name}" for name in runs]]
         figures.append(
             Figure(

@@ -79,7 +79,7 @@ class ResizedSynthesizer:
 
     def synthesize(self, ids: np.ndarray, variants: int | None = None) -> np.ndarray:
         height, width = ids.shape
-        small = np.asarray(Image.fromarray(ids.astype(np.uint8)).resize(self.size[::-1], Image.NEAREST))
+        small = np.asarray(Image.fromarray(ids.astype(np.uint8)).resize(self.size[::-1], Image.Resampling.NEAREST))
         outputs = torch.from_numpy(self.inner.synthesize(small, variants)).permute(0, 3, 1, 2).float()
         if outputs.shape[-2:] != (height, width):
             outputs = F.interpolate(outputs, size=(height, width), mode="bilinear", align_corners=False, antialias=True)

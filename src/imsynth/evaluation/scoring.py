@@ -19,9 +19,10 @@ already differ by.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -390,7 +391,7 @@ def _summary(row: _Row, real: _Row, space: LabelSpace, floor: _Floor | None = No
             fcn_mean_class_accuracy=scores.mean_class_accuracy,
             fcn_mean_iou=scores.mean_iou,
             fcn_classes_in_mean_iou=scores.classes_in_mean_iou,
-            fcn_class_iou=dict(zip(space.train_names, scores.class_iou)),
+            fcn_class_iou=dict(zip(space.train_names, scores.class_iou, strict=True)),
         )
     else:
         out.update(
@@ -412,7 +413,11 @@ def _summary(row: _Row, real: _Row, space: LabelSpace, floor: _Floor | None = No
         )
     else:
         out["fld2"] = statistics_distance(row.fld, real.fld) if row.fld.count >= 2 else None
-        out["fid"] = statistics_distance(row.fid, real.fid) if row.fid is not None and row.fid.count >= 2 else None
+        out["fid"] = (
+            statistics_distance(row.fid, real.fid)
+            if row.fid is not None and real.fid is not None and row.fid.count >= 2
+            else None
+        )
     out.update(
         psnr=_mean(row.psnr),
         ssim=_mean(row.ssim),

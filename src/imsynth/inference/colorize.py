@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from imsynth.color.encoding import DecodeConfig
-from imsynth.data.listing import IMAGE_EXTENSIONS, list_images
+from imsynth.data.listing import list_photos as list_images_to_colorize  # an image, or a folder's images
 from imsynth.models.colorizer import ColorizerNet, colorize_tensor, predict_ab
 from imsynth.runs import load_method_checkpoint, restore_model
 from imsynth.utils.images import tensor_to_uint8, uint8_to_tensor
@@ -81,25 +81,12 @@ def load_colorizer(
     return LoadedColorizer(model, decode or config.decode, loaded.step, loaded.path, work_size)
 
 
-def list_images_to_colorize(path: str | Path) -> list[Path]:
-    """An image file, or the images under a folder (recursively, hidden files skipped)."""
-    path = Path(path)
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise FileNotFoundError(f"no such image or folder: {path}")
-    files = list_images(path, recursive=True)
-    if not files:
-        raise FileNotFoundError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under {path}")
-    return files
-
-
 def _read_for_colorization(path: Path) -> np.ndarray:
     """A file as uint8 gray, RGB or RGBA (palette and 16-bit images converted, EXIF orientation applied)."""
     from PIL import Image, ImageOps
 
-    with Image.open(path) as image:
-        image = ImageOps.exif_transpose(image)
+    with Image.open(path) as opened:
+        image = ImageOps.exif_transpose(opened)
         if image.mode in ("L", "RGB", "RGBA"):
             return np.array(image)
         if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):

@@ -89,7 +89,7 @@ class FeatureMatchingLoss(nn.Module):
         _check_levels(fake_levels, self.layer_weights)
         terms: dict[str, Tensor] = {}
         total = fake.new_zeros(())
-        for l, (weight, r, f) in enumerate(zip(self.layer_weights, real_levels, fake_levels)):
+        for l, (weight, r, f) in enumerate(zip(self.layer_weights, real_levels, fake_levels, strict=True)):
             if weight == 0.0:
                 continue
             term = weight * (r - f).abs().mean()
@@ -141,7 +141,7 @@ class DiversityLoss(nn.Module):
         fake_levels = [flat, *self.extractor(flat)]
         _check_levels(fake_levels, self.layer_weights)
         errors: list[Tensor] = []
-        for weight, r, f in zip(self.layer_weights, real_levels, fake_levels):
+        for weight, r, f in zip(self.layer_weights, real_levels, fake_levels, strict=True):
             if weight == 0.0:
                 errors.append(fakes.new_zeros(b, k, masks.size(1)))
                 continue
@@ -163,7 +163,7 @@ class DiversityLoss(nn.Module):
         terms: dict[str, Tensor] = {}
         with torch.no_grad():
             index = best_index.unsqueeze(1)  # B x 1 x P
-            for l, (weight, err) in enumerate(zip(self.layer_weights, errors)):
+            for l, (weight, err) in enumerate(zip(self.layer_weights, errors, strict=True)):
                 if weight == 0.0:
                     continue
                 chosen = err.gather(1, index).squeeze(1)

@@ -16,12 +16,13 @@ checkpoints and the model's buffers all carry it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from imsynth.color.bins import QuantizationConfig, ab_bins
@@ -131,7 +132,7 @@ class ColorizerMethod(SingleOptimizerMethod[ColorizerMethodConfig]):
     def _prior(self) -> Tensor | None:
         return torch.tensor(self.config.prior, dtype=torch.float64) if self.config.prior else None
 
-    def build_models(self) -> dict[str, ColorizerNet]:
+    def build_models(self) -> dict[str, nn.Module]:
         prior = self._prior()
         if self.config.model.head == "classification":
             self.net = ColorizerNet(self.config.model, self.centers, None if prior is None else prior / prior.sum())
@@ -203,7 +204,7 @@ def folder_prior(
 
     dataset = ImageFolder(root, size=load_size)
     loader = DataLoader(dataset, batch_size=1, num_workers=workers)
-    images = (item["image"] for item in loader)
+    images: Iterable[Tensor] = (item["image"] for item in loader)
     if progress:
         from tqdm import tqdm
 

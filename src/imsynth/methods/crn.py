@@ -99,7 +99,7 @@ class CRNMethod(TrainingMethod[CRNMethodConfig]):
         resolve_backbone(config.loss)
         super().__init__(config)
         self.generator: CRN | None = None
-        self.criterion: nn.Module | None = None
+        self.criterion: FeatureMatchingLoss | DiversityLoss | None = None
         self._rebalanced_weights: list[float] | None = None
         self._term_sums: list[float] = []  # running sums of the unweighted per-layer terms
         self._term_count = 0
@@ -153,7 +153,7 @@ class CRNMethod(TrainingMethod[CRNMethodConfig]):
     def _accumulate_terms(self, terms: dict[str, torch.Tensor]) -> None:
         weights = self.criterion.layer_weights  # type: ignore[union-attr]
         raw = [float(terms[f"layer{l}"]) / w if w else 0.0 for l, w in enumerate(weights)]
-        self._term_sums = [a + b for a, b in zip(self._term_sums, raw)] if self._term_sums else raw
+        self._term_sums = [a + b for a, b in zip(self._term_sums, raw, strict=True)] if self._term_sums else raw
         self._term_count += 1
 
     def _rebalance(self) -> None:
@@ -162,7 +162,7 @@ class CRNMethod(TrainingMethod[CRNMethodConfig]):
         # Under DDP every process saw its share of the batches: use the means over all of them.
         means = mean_over_ranks(torch.tensor(means, dtype=torch.float64, device=self.device), environment()).tolist()
         old = self.criterion.layer_weights  # type: ignore[union-attr]
-        new = [old[0] * means[0] / m if m > 0 else w for w, m in zip(old, means)]
+        new = [old[0] * means[0] / m if m > 0 else w for w, m in zip(old, means, strict=True)]
         self._rebalanced_weights = new
         self.criterion.layer_weights = new  # type: ignore[union-attr]
         print(

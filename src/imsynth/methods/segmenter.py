@@ -4,7 +4,8 @@ The FCN-score protocol (Isola et al., pix2pix, CVPR 2017, Sec. 4.2) needs a segm
 trained on the real photos of the dataset, never on synthesized ones; its accuracy on the real
 held-out photos is the upper bound any synthesized image can reach. The network is
 :class:`~imsynth.models.segmenter.Segmenter`; the loss is the mean cross-entropy over the pixels
-of a trained class (the label space's ignore id, 255 for Cityscapes, is skipped). One Adam optimizer; the generic trainer does the rest.
+of a trained class (the label space's ignore id, 255 for Cityscapes, is skipped). One Adam optimizer;
+the generic trainer does the rest.
 """
 
 from __future__ import annotations

@@ -110,6 +110,9 @@ def _upsampling_block(in_channels: int, out_channels: int) -> nn.Sequential:
 class ColorizerNet(nn.Module):
     """Lightness -> ab class scores (or ab values) at 1/4 resolution; see the module docstring."""
 
+    bin_centers: Tensor  # buffers (classification head)
+    prior: Tensor
+
     def __init__(self, config: ColorizerConfig, bin_centers: Tensor | None = None, prior: Tensor | None = None) -> None:
         super().__init__()
         self.config = config

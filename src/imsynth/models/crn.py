@@ -270,7 +270,7 @@ class CRN(nn.Module):
         weight = self.projection.weight
         return maps.to(device=weight.device, dtype=weight.dtype)
 
-    def _run_module(self, module: CRNModule, labels: Tensor, previous: Tensor | None) -> Tensor:
+    def _run_module(self, module: nn.Module, labels: Tensor, previous: Tensor | None) -> Tensor:
         """One module, recomputed in the backward pass when activation checkpointing is on."""
         if self.config.activation_checkpointing and torch.is_grad_enabled():
             return checkpoint(module, labels, previous, use_reentrant=False)
@@ -290,7 +290,7 @@ class CRN(nn.Module):
         maps = self.prepare_labels(labels)
         pyramid = label_pyramid(maps, self.config.module_sizes())
         features: Tensor | None = None
-        for module, level in zip(self.cascade, pyramid):
+        for module, level in zip(self.cascade, pyramid, strict=True):
             features = self._run_module(module, level, features)
         assert features is not None
         raw = self.projection(features)
@@ -325,7 +325,7 @@ def grow(model: CRN, new_width: int | None = None) -> CRN:
     new_cfg = dataclasses.replace(cfg, height=cfg.height * 2, width=cfg.width * 2, widths=widths)
     weight = model.projection.weight
     grown = CRN(new_cfg).to(device=weight.device, dtype=weight.dtype)
-    for old_module, new_module in zip(model.cascade, grown.cascade):
+    for old_module, new_module in zip(model.cascade, grown.cascade, strict=False):
         new_module.load_state_dict(old_module.state_dict())
     grown.train(model.training)
     return grown

@@ -17,9 +17,10 @@ ModelT = TypeVar("ModelT", bound=nn.Module)
 
 
 class _LabelSpaceLike(Protocol):
-    name: str
-    ignore_index: int
-
+    @property
+    def name(self) -> str: ...
+    @property
+    def ignore_index(self) -> int: ...
     @property
     def num_classes(self) -> int: ...
 

@@ -38,13 +38,14 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -388,7 +389,7 @@ def create_app(
     app.mount("/static", StaticFiles(packages=[("imsynth.serving", "static")]), name="static")
 
     def color_hex(color: tuple[int, int, int]) -> str:
-        return "#%02x%02x%02x" % color
+        return "#{:02x}{:02x}{:02x}".format(*color)
 
     void = next(c for c in space.classes if c.id == space.void_id)
     palette = {

@@ -29,9 +29,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
+from torch import nn
 from torch.utils.data import Dataset
 
 from imsynth.runs import find_latest, load_checkpoint, load_weights_into, save_checkpoint
@@ -43,6 +44,7 @@ from imsynth.training.data import check_dataset, make_loader, preview_batch
 from imsynth.training.logging import Progress, RunLogger, ScalarWindow, Throughput
 from imsynth.training.method import StepOutput, TrainingMethod
 from imsynth.training.optim import lr_factor, make_scheduler
+from imsynth.training.summary import count, end_summary, step_scalars
 from imsynth.training.visualize import image_grid
 from imsynth.utils.config import save_config
 from imsynth.utils.device import autocast_dtype, describe_device, resolve_device
@@ -131,7 +133,7 @@ class Trainer:
             if self.dist.rank > 0:  # same initial weights (DDP broadcasts rank 0's), own noise streams
                 seed_everything(mix_seed(config.seed, self.dist.rank))
         if config.compile:
-            method.wrap_models(lambda model: torch.compile(model, mode=config.compile_mode))
+            method.wrap_models(lambda model: cast(nn.Module, torch.compile(model, mode=config.compile_mode)))
         self.run_config = make_run_config(method.name, config, method.config_dict())
 
         self.step = 0  # completed training steps
@@ -292,31 +294,8 @@ class Trainer:
         return scalars, learning_rates
 
     def _checked_scalars(self, output: StepOutput) -> dict[str, float]:
-        """Convert the step's scalars to floats (one device sync) and stop on NaN/inf."""
-        if not isinstance(output, Mapping):
-            raise TypeError(
-                f"{type(self.method).__name__}.training_step must return a dict of scalars, got {type(output).__name__}"
-            )
-        values: dict[str, float] = {}
-        tensors: dict[str, torch.Tensor] = {}
-        for name, value in output.items():
-            if isinstance(value, torch.Tensor):
-                if value.numel() != 1:
-                    raise ValueError(
-                        f"training_step scalar {name!r} has shape {tuple(value.shape)}; "
-                        "return a single value (e.g. loss.mean())"
-                    )
-                tensors[name] = value.detach().reshape(()).to(self.device, torch.float32)
-            elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                values[name] = float(value)
-            else:
-                raise TypeError(
-                    f"training_step scalar {name!r} is a {type(value).__name__}, expected a float or a 0-dim tensor"
-                )
-        if tensors:  # averaged over the processes of a DDP job: the loss of the global batch
-            stacked = distributed.mean_over_ranks(torch.stack(list(tensors.values())), self.dist)
-            values.update(zip(tensors, stacked.tolist(), strict=True))
-        scalars = {name: values[name] for name in output}  # keep the method's order
+        """The step's scalars as floats (one device sync); stop on NaN/inf."""
+        scalars = step_scalars(output, type(self.method).__name__, self.device, self.dist)
         for name, value in scalars.items():
             if not math.isfinite(value):
                 raise TrainingDivergedError(self._divergence_message(name, value))
@@ -385,9 +364,13 @@ class Trainer:
         if self.dist.is_main:
             print(message, flush=True)
 
+    def _end_summary(self, reason: str, first_step: int, elapsed: float, checkpoint: Path) -> str:
+        steps = self.step - first_step
+        return end_summary(self.method.name, self.step, self.config, reason, steps, elapsed, self.out_dir, checkpoint)
+
     def _start_summary(self) -> str:
         sizes = {name: sum(p.numel() for p in model.parameters()) for name, model in self.models.items()}
-        params = ", ".join(f"{name} {_count(n)}" for name, n in sizes.items())
+        params = ", ".join(f"{name} {count(n)}" for name, n in sizes.items())
         amp = f", amp {str(self.context.amp_dtype).removeprefix('torch.')}" if self.context.amp_enabled else ""
         start = f"resumed at step {self.step}" if self.resumed_from is not None else "from scratch"
         notes = "".join(f" | note: {note}" for note in self._notes)
@@ -403,42 +386,9 @@ class Trainer:
             f"({start}) | out_dir {self.out_dir}{notes}"
         )
 
-    def _end_summary(self, reason: str, first_step: int, elapsed: float, checkpoint: Path) -> str:
-        steps = self.step - first_step
-        rate = steps * self.config.batch_size / elapsed if elapsed > 0 else 0.0
-        if reason == "max_steps":
-            verb, why = "finished", "max_steps reached"
-        else:
-            verb, why = (
-                "stopped",
-                (
-                    f"time budget of {self.config.max_minutes:g} min used up; continue with "
-                    f"`imsynth train {self.method.name} --resume {self.out_dir}`"
-                ),
-            )
-        return (
-            f"imsynth: {verb} {self.method.name} at step {self.step}/{self.config.max_steps} ({why}) "
-            f"after {steps} steps in {_duration(elapsed)}, {rate:.1f} img/s | checkpoint {checkpoint}"
-        )
-
 
 def _load_named_states(kind: str, targets: Mapping[str, Any], states: Mapping[str, Any]) -> None:
     if set(targets) != set(states):
         raise ValueError(f"the checkpoint has {kind}s {sorted(states)} but the method now makes {sorted(targets)}")
     for name, target in targets.items():
         target.load_state_dict(states[name])
-
-
-def _count(n: int) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if n >= size:
-            return f"{n / size:.1f}{unit}"
-    return str(n)
-
-
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    return f"{minutes}m{secs:02d}s" if minutes else f"{seconds:.1f}s"

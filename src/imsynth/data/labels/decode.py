@@ -9,15 +9,12 @@ offers these as methods (``space.load(path)``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from imsynth.data.labels.errors import LabelDecodeError
-
-if TYPE_CHECKING:
-    from imsynth.data.labels.space import LabelSpace
 
 __all__ = ["DEFAULT_COLOR_TOLERANCE", "MapKind", "decode_colors", "decode_image", "load_label_map"]
 
@@ -31,8 +28,24 @@ ARTEFACT_RADIUS = 2
 MapKind = Literal["auto", "color", "ids"]
 
 
+class Palette(Protocol):
+    """What decoding needs of a label space (:class:`~imsynth.data.labels.space.LabelSpace` has it)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def void_id(self) -> int: ...
+    @property
+    def palette(self) -> tuple[np.ndarray, np.ndarray]: ...
+    @property
+    def valid_ids(self) -> np.ndarray: ...
+    @property
+    def id_colors(self) -> np.ndarray: ...
+    def check_ids(self, ids: np.ndarray) -> None: ...
+
+
 def decode_colors(
-    space: LabelSpace,
+    space: Palette,
     rgb: np.ndarray,
     tolerance: float = DEFAULT_COLOR_TOLERANCE,
     max_artefact_fraction: float = DEFAULT_MAX_ARTEFACT_FRACTION,
@@ -73,7 +86,7 @@ def decode_colors(
 
 
 def decode_image(
-    space: LabelSpace,
+    space: Palette,
     image: Image.Image,
     *,
     kind: MapKind = "auto",
@@ -125,7 +138,7 @@ def decode_image(
     return _decode_rgb(space, np.asarray(image.convert("RGB")), kind, tolerance)
 
 
-def _decode_rgb(space: LabelSpace, rgb: np.ndarray, kind: MapKind, tolerance: float) -> np.ndarray:
+def _decode_rgb(space: Palette, rgb: np.ndarray, kind: MapKind, tolerance: float) -> np.ndarray:
     gray = np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2])
     if kind == "ids" or (kind == "auto" and gray and not _all_palette_colors(space, rgb)):
         ids = rgb[..., 0]
@@ -134,7 +147,7 @@ def _decode_rgb(space: LabelSpace, rgb: np.ndarray, kind: MapKind, tolerance: fl
     return decode_colors(space, rgb, tolerance)
 
 
-def _all_palette_colors(space: LabelSpace, rgb: np.ndarray) -> bool:
+def _all_palette_colors(space: Palette, rgb: np.ndarray) -> bool:
     packed = np.unique((rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2])
     pal, _ = space.palette
     pal_packed = (pal[:, 0].astype(np.int32) << 16) | (pal[:, 1].astype(np.int32) << 8) | pal[:, 2]
@@ -142,7 +155,7 @@ def _all_palette_colors(space: LabelSpace, rgb: np.ndarray) -> bool:
 
 
 def load_label_map(
-    space: LabelSpace, path: str | Path, *, kind: MapKind = "auto", tolerance: float = DEFAULT_COLOR_TOLERANCE
+    space: Palette, path: str | Path, *, kind: MapKind = "auto", tolerance: float = DEFAULT_COLOR_TOLERANCE
 ) -> np.ndarray:
     """Read a label-map file into an id map; unreadable files raise :class:`LabelDecodeError`."""
     path = Path(path)

@@ -53,15 +53,18 @@ class LabelClass:
 
 
 def _parse_color(value: object) -> tuple[int, int, int]:
+    """``"#rrggbb"`` or ``[r, g, b]`` -> an RGB triple of integers in 0..255."""
     if isinstance(value, str):
         text = value.strip().lstrip("#")
         if len(text) != 6:
             raise ValueError(f"colour {value!r}: expected '#rrggbb' or [r, g, b]")
-        return tuple(int(text[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
-    rgb = tuple(int(v) for v in value)  # type: ignore[union-attr]
-    if len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
+        return int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)
+    if not isinstance(value, (list, tuple)) or len(value) != 3:
         raise ValueError(f"colour {value!r}: expected three integers in 0..255")
-    return rgb  # type: ignore[return-value]
+    red, green, blue = (int(v) for v in value)
+    if not all(0 <= v <= 255 for v in (red, green, blue)):
+        raise ValueError(f"colour {value!r}: expected three integers in 0..255")
+    return red, green, blue
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,8 @@ class LabelSpace:
 
     @cached_property
     def train_classes(self) -> tuple[LabelClass, ...]:
-        return tuple(sorted((c for c in self.classes if c.train_id is not None), key=lambda c: c.train_id))
+        trained = [(c.train_id, c) for c in self.classes if c.train_id is not None]
+        return tuple(c for _, c in sorted(trained, key=lambda item: item[0]))
 
     @property
     def train_names(self) -> list[str]:
@@ -123,15 +127,15 @@ class LabelSpace:
     @cached_property
     def _id_to_train_lut(self) -> np.ndarray:
         lut = np.full(256, self.ignore_index, dtype=np.uint8)
-        for c in self.train_classes:
-            lut[c.id] = c.train_id
+        for train_id, c in enumerate(self.train_classes):
+            lut[c.id] = train_id
         return lut
 
     @cached_property
     def _train_to_id_lut(self) -> np.ndarray:
         lut = np.full(256, self.void_id, dtype=np.uint8)
-        for c in self.train_classes:
-            lut[c.train_id] = c.id
+        for train_id, c in enumerate(self.train_classes):
+            lut[train_id] = c.id
         return lut
 
     @cached_property

@@ -88,6 +88,9 @@ class VGG19Features(FeatureExtractor):
     name = "vgg19"
     input_size = 224
 
+    mean: Tensor  # buffers: input normalisation
+    std: Tensor
+
     def __init__(
         self,
         weights: str | os.PathLike | Mapping[str, Tensor] | None = None,
@@ -125,8 +128,8 @@ class VGG19Features(FeatureExtractor):
         with torch.device("meta"):
             modules: list[nn.Module] = []
             cin = 3
-            for n, c in zip(_BLOCKS, _CHANNELS):
-                for _ in range(n):
+            for convs, c in zip(_BLOCKS, _CHANNELS, strict=True):
+                for _ in range(convs):
                     modules += [nn.Conv2d(cin, c, 3, padding=1), nn.ReLU(inplace=False)]
                     cin = c
                 modules.append(_Pool(pooling))
@@ -145,7 +148,7 @@ class VGG19Features(FeatureExtractor):
                 else None
             )
         self.features = features.to_empty(device="cpu")
-        self.classifier = classifier.to_empty(device="cpu") if classifier is not None else None
+        self.classifier: nn.Sequential | None = classifier.to_empty(device="cpu") if classifier is not None else None
 
         if preprocess == "torchvision":
             scale, mean, std = 1.0, IMAGENET_MEAN, IMAGENET_STD
@@ -172,7 +175,8 @@ class VGG19Features(FeatureExtractor):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
             elif isinstance(m, nn.Linear):
                 nn.init.normal_(m.weight, 0.0, 0.01)
                 nn.init.zeros_(m.bias)
@@ -227,7 +231,8 @@ class VGG19Features(FeatureExtractor):
         return self._pool5(x).mean(dim=(2, 3))
 
     def _logits_from_preprocessed(self, x: Tensor) -> Tensor:
-        h = F.adaptive_avg_pool2d(self._pool5(x), (7, 7))
+        h = F.adaptive_avg_pool2d(self._pool5(x), (7, 7))  # raises without the classifier
+        assert self.classifier is not None
         return self.classifier(torch.flatten(h, 1))
 
     @property
