@@ -29,6 +29,7 @@ import torch
 from imsynth.data.cityscapes import CityscapesSample, find_pairs
 from imsynth.data.datasets import DatasetError, read_rgb
 from imsynth.data.labels import LabelSpace
+from imsynth.evaluation.appearance import AppearanceStatistics, appearance_ratios
 from imsynth.evaluation.fcn_score import LoadedSegmenter, load_segmenter, read_segmenter_validation
 from imsynth.evaluation.frechet import FeatureStatistics, FrechetNetwork, fid_network, fld2_network, statistics_distance
 from imsynth.evaluation.image_metrics import FeatureDistance, pairwise_diversity, psnr, ssim
@@ -166,6 +167,7 @@ class _Row:
     feature_distance: list[float] = field(default_factory=list)
     diversity: list[float] = field(default_factory=list)
     confusion_all_variants: ConfusionMatrix | None = None
+    appearance: AppearanceStatistics | None = None  # texture, contrast, colourfulness of every variant
 
 
 @dataclass
@@ -248,6 +250,7 @@ def score_runs(
         confusion = ConfusionMatrix(space.num_classes) if networks.segmenter is not None else None
         fid = FeatureStatistics(networks.fid.dim) if networks.fid is not None else None
         row = _Row(name, info, confusion, FeatureStatistics(networks.fld.dim), fid)
+        row.appearance = AppearanceStatistics(space.num_classes)
         if confusion is not None and info["kind"] == "run":
             row.confusion_all_variants = ConfusionMatrix(space.num_classes)
         return row
@@ -283,6 +286,7 @@ def score_runs(
         with torch.inference_mode():
             real_features = networks.distance.features(real_tensor)
         real_segmentation = _segment(networks, real, photo, target)
+        real.appearance.add(photo[None], target)
         _add_frechet(networks, real, photo[None])
         keep = index < settings.grid_rows
         if keep:
@@ -301,6 +305,7 @@ def score_runs(
             segmentation = _segment(networks, row, outputs[0], target)
             _segment_all_variants(networks, row, outputs, segmentation, target)
             _add_frechet(networks, row, outputs[:1])
+            row.appearance.add(outputs, target)
             _add_pair_metrics(networks, row, _to_tensor(outputs, device), real_tensor, real_features)
             if keep:
                 grid[-1].outputs[name] = outputs[:GRID_VARIANTS]
@@ -419,4 +424,14 @@ def _summary(row: _Row, real: _Row, space: LabelSpace, floor: _Floor | None = No
         feature_distance=_mean(row.feature_distance),
         diversity=_mean(row.diversity),
     )
+    out.update(_appearance_summary(row, real, space))
     return out
+
+
+def _appearance_summary(row: _Row, real: _Row, space: LabelSpace) -> dict[str, Any]:
+    """Texture, contrast and colourfulness ratios against the real photos of the same layouts
+    (all k variants of a run; 1.0 for the real row), and the absolute statistics."""
+    assert row.appearance is not None and real.appearance is not None
+    names = space.train_names
+    ratios = appearance_ratios(row.appearance, real.appearance, names)
+    return {**ratios, "appearance": row.appearance.summary(names)}
