@@ -130,11 +130,15 @@ def test_synthesize_files_writes_variants_and_grid(trained_run, tmp_path):
 
 
 def test_run_report(trained_run, tiny_root):
-    from imsynth.evaluation.run_report import write_run_report
+    from imsynth.evaluation.run_report import appearance_on_split, appearance_summary, write_run_report
 
-    report = write_run_report(trained_run[0], tiny_root, "val", count=2, variants=2)
+    ratios = appearance_on_split(trained_run[0], tiny_root, "val")
+    assert ratios["layouts"] == 2 and 0 < ratios["contrast_ratio"] < 5 and ratios["texture_ratio"] is not None
+    assert appearance_summary(ratios).startswith(f"texture {ratios['texture_ratio']:.2f}, contrast")
+    report = write_run_report(trained_run[0], tiny_root, "val", count=2, variants=2, appearance=ratios)
     html = report.read_text()
     assert "synthesis_grid.png" in html and "loss_curves.png" in html
+    assert "Is it photographic?" in html and "colourfulness" in html
     grid = np.asarray(Image.open(trained_run[0] / "synthesis_grid.png"))
     assert grid.shape[0] > 2 * 32 and grid.shape[1] > 4 * 64  # 2 rows; layout, real, 2 variants
 

@@ -62,7 +62,7 @@ def demo_command(
     from imsynth.cli.train import run_training
     from imsynth.data.preview import contact_sheet
     from imsynth.data.streets import write_streets_dataset
-    from imsynth.evaluation.run_report import write_run_report
+    from imsynth.evaluation.run_report import appearance_on_split, appearance_summary, write_run_report
     from imsynth.methods.crn import CRNDataConfig, CRNMethod, CRNMethodConfig
     from imsynth.models.crn import CRNConfig
     from imsynth.runs import find_latest
@@ -108,7 +108,9 @@ def demo_command(
     run_training(method, train, method.build_dataset(seed), resume=resume)
 
     click.echo("[3/3] synthesizing the held-out layouts")
-    report = write_run_report(run_dir, data_root, "val", count=6, variants=variants)
+    appearance = appearance_on_split(run_dir, data_root, "val", count=None)
+    report = write_run_report(run_dir, data_root, "val", count=6, variants=variants, appearance=appearance)
+    click.echo(f"photographic? {appearance_summary(appearance)}")
     click.echo(
         f"contact sheet: {out_dir / 'contact_sheet.png'}\nreport: {report}\n"
         f"done in {(time.perf_counter() - start) / 60:.1f} min"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from imsynth.evaluation.evaluate import (
+    appearance_section,
     class_iou_table,
     grid_figures,
     metric_table,
@@ -62,6 +63,11 @@ def markdown_table(table: ScoreTable) -> str:
     if networks.get("fid"):
         notes.append(f"FID: {networks['fid']}.")
     notes.append(f"Feature distance / diversity: {networks['feature_distance']}.")
+    notes.append(
+        "Texture / contrast / colourful. ×: synthesized over real (mean |Laplacian| of the luminance inside "
+        "class regions eroded by 2 px, averaged over road, sidewalk, building, vegetation and car; standard "
+        "deviation of the luminance; Hasler-Süsstrunk colourfulness), over every variant; 1 = like the real photos."
+    )
     return "\n".join(lines) + "\n\n" + " ".join(notes) + "\n"
 
 
@@ -115,6 +121,7 @@ def compare_runs(
                 table=ious,
             )
         )
+    sections.append(appearance_section(table))
     sections.append(
         Section("Images", text="The same layouts for every run.", figures=grid_figures(table, names, variants=False))
     )

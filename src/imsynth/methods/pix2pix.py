@@ -21,8 +21,6 @@ crop ``crop_size`` (256), random horizontal flip; ``direction="BtoA"`` swaps A a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -42,6 +40,7 @@ from imsynth.models.pix2pix import (
     to_signed,
     to_unit,
 )
+from imsynth.nn.freeze import frozen
 from imsynth.training.config import Recipe, TrainConfig
 from imsynth.training.method import TrainingMethod
 from imsynth.training.optim import make_optimizer
@@ -163,19 +162,6 @@ def build_dataset(config: Pix2PixDataConfig, seed: int = 0) -> Dataset:
 
 
 # ----------------------------------------------------------------------------- method
-@contextmanager
-def _frozen(module: nn.Module) -> Iterator[None]:
-    """No parameter gradients for ``module`` inside the block (gradients still flow through it)."""
-    flags = [(p, p.requires_grad) for p in module.parameters()]
-    for p, _ in flags:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in flags:
-            p.requires_grad_(flag)
-
-
 class Pix2PixMethod(TrainingMethod[Pix2PixMethodConfig]):
     """pix2pix: U-Net/ResNet generator against a conditional PatchGAN, cGAN + lambda * L1 (Eq. 4)."""
 
@@ -218,7 +204,7 @@ class Pix2PixMethod(TrainingMethod[Pix2PixMethodConfig]):
             fake_b = self.generator(real_a)
             loss_d, terms_d = self.loss.discriminator(self.judge(real_a, real_b), self.judge(real_a, fake_b.detach()))
         ctx.optimize(loss_d, self.opt_d)
-        with _frozen(self.discriminator):  # G's step needs gradients through D, not for D
+        with frozen(self.discriminator):  # G's step needs gradients through D, not for D
             with ctx.autocast():
                 loss_g, terms_g = self.loss.generator(self.judge(real_a, fake_b), fake_b, real_b)
             ctx.optimize(loss_g, self.opt_g)

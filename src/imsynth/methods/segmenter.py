@@ -19,6 +19,7 @@ from torch import nn
 
 from imsynth.data.datasets import CityscapesPairs
 from imsynth.data.labels import get_label_space
+from imsynth.methods.pairs import layout_pairs
 from imsynth.models.segmenter import Segmenter, SegmenterConfig
 from imsynth.training.config import Recipe
 from imsynth.training.method import SingleOptimizerMethod
@@ -66,10 +67,7 @@ class SegmenterMethod(SingleOptimizerMethod[SegmenterMethodConfig]):
 
     def build_dataset(self, seed: int = 0) -> CityscapesPairs:
         """The real photo / label pairs of a Cityscapes-format root at the model's size, randomly flipped."""
-        data, model = self.config.data, self.config.model
-        return CityscapesPairs(
-            data.root, data.split, data.label_space, size=(model.height, model.width), flip=data.flip, seed=seed
-        )
+        return layout_pairs(self.config.data, self.config.model.height, self.config.model.width, seed)
 
     def build_models(self) -> dict[str, nn.Module]:
         self.net = Segmenter(self.config.model)

@@ -44,14 +44,20 @@ def _tone_lut(contrast: float) -> np.ndarray:
     return np.round(y * 255).astype(np.uint8)
 
 
-def render_photo(layout: StreetLayout, appearance_seed: int) -> np.ndarray:
-    """Render the photo of ``layout`` under the appearance of ``appearance_seed``; ``HxWx3`` uint8."""
+def render_photo(layout: StreetLayout, appearance_seed: int, texture_seed: int | None = None) -> np.ndarray:
+    """Render the photo of ``layout`` under the appearance of ``appearance_seed``; ``HxWx3`` uint8.
+
+    ``texture_seed`` (default: the appearance seed) only places the noise fields (asphalt grain,
+    leaves, clouds, sensor noise): two texture seeds give the same scene under the same light and
+    camera with textures of other phases -- what no model can predict from a layout.
+    """
     appearance_seed = check_seed(appearance_seed, "appearance_seed")
+    texture_seed = appearance_seed if texture_seed is None else check_seed(texture_seed, "texture_seed")
     if not isinstance(layout, StreetLayout):
         raise TypeError(f"render_photo needs a StreetLayout (from render_layout), got {type(layout).__name__}")
     H, W = layout.ids.shape
     app = sample_appearance(layout, appearance_seed)
-    rng = noise_rng(appearance_seed)
+    rng = noise_rng(texture_seed)
     bank = noise_bank(H, W)
     alb, light = part_tables(layout, app)
     parts = layout.parts.ravel().astype(np.intp)

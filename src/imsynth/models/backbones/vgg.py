@@ -83,6 +83,8 @@ class VGG19Features(FeatureExtractor):
     layers: names such as ``relu3_2``/``conv3_2``/``pool3`` (see ``VGG19_LAYERS``).
     with_classifier: also build conv5_3..pool5 and the fully connected classifier (needed by
         :meth:`imagenet_logits` and :meth:`pooled_features`; the file must contain them).
+    download: when no file is found, download torchvision's into the torch hub cache
+        (:func:`~imsynth.models.backbones.weights.download_vgg19_weights`; hash-checked).
     """
 
     name = "vgg19"
@@ -100,6 +102,7 @@ class VGG19Features(FeatureExtractor):
         preprocess: str = "torchvision",
         layers: Sequence[str] | None = None,
         with_classifier: bool = False,
+        download: bool = False,
     ) -> None:
         super().__init__()
         if pooling not in ("avg", "max"):
@@ -120,6 +123,7 @@ class VGG19Features(FeatureExtractor):
         self.pooling = pooling
         self.preprocess_mode = preprocess
         self.with_classifier = with_classifier
+        self.download = download
         depth = FULL_DEPTH if with_classifier else idx[-1]
 
         # Built on the meta device and materialised uninitialised: every parameter is then
@@ -186,7 +190,7 @@ class VGG19Features(FeatureExtractor):
         if isinstance(weights, Mapping):
             load_checked(self, weights, "the given state dict", what)
             return
-        path = locate_vgg19_weights(weights)
+        path = locate_vgg19_weights(weights, download=self.download)
         prefixes = ("features.", "classifier.") if self.with_classifier else ("features.",)
         load_checked(self, load_state_dict_file(path, prefixes), path, what)
         self.weights_path = str(path)
