@@ -109,3 +109,22 @@ def test_crn_trains_and_synthesizes_with_ignore_id_254(tmp_path, monkeypatch):
     _write_space(space_file, {**SPACE, "classes": [*SPACE["classes"], {"name": "tree", "id": 4, "color": "#008000"}]})
     with pytest.raises(CheckpointError, match="trained on 3 classes"):
         load_crn(run, "cpu")
+
+
+def test_segmenter_and_fcn_score_skip_the_spaces_ignore_id(tmp_path):
+    from imsynth.evaluation.segmentation_metrics import ConfusionMatrix
+    from imsynth.methods.segmenter import SegmenterDataConfig, SegmenterMethod, SegmenterMethodConfig
+    from imsynth.models.segmenter import SegmenterConfig
+
+    space_file = _write_space(tmp_path / "garden.json", SPACE)
+    space = get_label_space(space_file)
+    model = SegmenterConfig(num_classes=3, width_multiplier=0.25, height=16, width=32)
+    method = SegmenterMethod(SegmenterMethodConfig(model, SegmenterDataConfig(label_space=str(space_file))))
+    method.models()
+    target = torch.from_numpy(space.ids_to_train(_layout()).astype(np.int64))[None]
+    loss, scalars = method.compute_loss({"image": torch.rand(1, 3, 16, 32), "label": target}, 0)
+    assert torch.isfinite(loss) and 0.0 <= float(scalars["pixel_accuracy"]) <= 1.0
+
+    matrix = ConfusionMatrix(space.num_classes, space.ignore_index)
+    matrix.add(target[0].numpy(), target[0].numpy())
+    assert matrix.matrix.sum() == 16 * 32 - 8 and matrix.scores().mean_iou == 1.0  # the 8 void pixels skipped

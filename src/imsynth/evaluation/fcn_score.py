@@ -117,7 +117,7 @@ def load_segmenter(checkpoint: str | Path, device: str = "auto") -> LoadedSegmen
 
 def segment_photos(segmenter: LoadedSegmenter, photos: list[np.ndarray], layouts: list[np.ndarray]) -> ConfusionMatrix:
     """Confusion matrix of the segmenter's labelling of ``photos`` against their train-id ``layouts``."""
-    matrix = ConfusionMatrix(segmenter.num_classes)
+    matrix = ConfusionMatrix(segmenter.num_classes, segmenter.label_space.ignore_index)
     for photo, layout in zip(photos, layouts, strict=True):
         matrix.add(layout, segmenter.predict(photo))
     return matrix
@@ -129,7 +129,7 @@ def _validation_scores(segmenter: LoadedSegmenter, data_root: str | Path, split:
     samples = find_pairs(data_root, split)
     if not samples:
         raise ValueError(f"no photo/label pairs in split {split!r} of {data_root}")
-    matrix = ConfusionMatrix(segmenter.num_classes)
+    matrix = ConfusionMatrix(segmenter.num_classes, segmenter.label_space.ignore_index)
     for sample in samples:
         ids = segmenter.label_space.load(sample.label_path, kind=sample.label_kind)
         photo = read_rgb(sample.image_path)

@@ -146,12 +146,12 @@ def score_runs(
     device = next(networks.fld.network.parameters()).device
 
     def new_row(name: str, info: dict[str, Any]) -> _Row:
-        confusion = ConfusionMatrix(space.num_classes) if networks.segmenter is not None else None
+        confusion = ConfusionMatrix(space.num_classes, space.ignore_index) if networks.segmenter is not None else None
         fid = FeatureStatistics(networks.fid.dim) if networks.fid is not None else None
         row = _Row(name, info, confusion, FeatureStatistics(networks.fld.dim), fid)
         row.appearance = AppearanceStatistics(space.num_classes)
         if confusion is not None and info["kind"] == "run":
-            row.confusion_all_variants = ConfusionMatrix(space.num_classes)
+            row.confusion_all_variants = ConfusionMatrix(space.num_classes, space.ignore_index)
         return row
 
     real = new_row("real photos", {"kind": "real", "method": "real photos"})
