@@ -9,7 +9,6 @@ Running it again resumes the run for another budget and rewrites the report.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -61,7 +60,7 @@ def demo_command(
     """Render street scenes, train a small CRN for a time budget, report synthesized photos."""
     from imsynth.cli.train import run_training
     from imsynth.data.preview import contact_sheet
-    from imsynth.data.streets import write_streets_dataset
+    from imsynth.data.streets import ensure_streets_dataset, is_streets_dataset
     from imsynth.evaluation.run_report import appearance_on_split, appearance_summary, write_run_report
     from imsynth.methods.crn import CRNDataConfig, CRNMethod, CRNMethodConfig
     from imsynth.models.crn import CRNConfig
@@ -71,16 +70,9 @@ def demo_command(
 
     start = time.perf_counter()
     data_root = out_dir / "streets"
-    if not (data_root / "streets.json").is_file():
+    if not is_streets_dataset(data_root):
         click.echo(f"[1/3] rendering {n_train} + {n_val} street scenes at {size[0]}x{size[1]} into {data_root}")
-        write_streets_dataset(
-            data_root,
-            splits={"train": n_train, "val": n_val},
-            height=size[0],
-            width=size[1],
-            seed=seed,
-            workers=os.cpu_count() or 1,
-        )
+        ensure_streets_dataset(data_root, n_train, n_val, size, seed)
     else:
         click.echo(f"[1/3] using the street scenes already in {data_root}")
     save_image(out_dir / "contact_sheet.png", contact_sheet(data_root, "val", count=8))

@@ -174,17 +174,11 @@ def resolve_streets(data: str | None, size: tuple[int, int], n_train: int = 500,
         return path
     cache = Path(os.environ.get("IMSYNTH_CACHE", Path.home() / ".cache" / "imsynth"))
     root = cache / f"streets_{size[0]}x{size[1]}_{n_train}_{n_val}"
-    if not (root / "streets.json").is_file():
-        from imsynth.data.streets import write_streets_dataset
+    from imsynth.data.streets import ensure_streets_dataset, is_streets_dataset
 
+    if not is_streets_dataset(root):
         click.echo(f"rendering the embedded street dataset into {root} (once)")
-        write_streets_dataset(
-            root,
-            splits={"train": n_train, "val": n_val},
-            height=size[0],
-            width=size[1],
-            workers=max(1, (os.cpu_count() or 1)),
-        )
+        ensure_streets_dataset(root, n_train, n_val, size)
     return root
 
 

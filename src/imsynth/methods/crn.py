@@ -19,7 +19,7 @@ from imsynth.data.datasets import CityscapesPairs
 from imsynth.data.labels import get_label_space
 from imsynth.losses.perceptual import DiversityLoss, FeatureMatchingLoss
 from imsynth.methods.adversary import AdversarialConfig, ConditionalAdversary
-from imsynth.methods.pairs import layout_pairs
+from imsynth.methods.pairs import LayoutPairsConfig, layout_pairs
 from imsynth.models.crn import CRN, CRNConfig
 from imsynth.nn.labelmaps import one_hot_with_void
 from imsynth.training.config import Recipe, TrainConfig
@@ -60,13 +60,8 @@ class PerceptualLossConfig:
 
 
 @dataclass
-class CRNDataConfig:
+class CRNDataConfig(LayoutPairsConfig):
     """Where the training pairs come from (a Cityscapes-format root) and how they are augmented."""
-
-    root: str = ""
-    split: str = "train"
-    label_space: str = "cityscapes"
-    flip: bool = True
 
 
 @dataclass

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
 
 from imsynth.data.datasets import CityscapesPairs
 
-__all__ = ["PairSource", "layout_pairs"]
+__all__ = ["LayoutPairsConfig", "layout_pairs"]
 
 
-class PairSource(Protocol):
-    """A method's data config: a Cityscapes-format root, its split, label space and flips."""
+@dataclass
+class LayoutPairsConfig:
+    """Where the photo / label pairs come from (a Cityscapes-format root) and whether they are flipped."""
 
-    root: str
-    split: str
-    label_space: str
-    flip: bool
+    root: str = ""
+    split: str = "train"
+    label_space: str = "cityscapes"
+    flip: bool = True
 
 
-def layout_pairs(data: PairSource, height: int, width: int, seed: int = 0) -> CityscapesPairs:
+def layout_pairs(data: LayoutPairsConfig, height: int, width: int, seed: int = 0) -> CityscapesPairs:
     """Photo / label pairs of ``data.root`` resized to the model's ``height x width``, randomly flipped."""
     return CityscapesPairs(data.root, data.split, data.label_space, size=(height, width), flip=data.flip, seed=seed)

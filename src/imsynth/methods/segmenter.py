@@ -19,7 +19,7 @@ from torch import nn
 
 from imsynth.data.datasets import CityscapesPairs
 from imsynth.data.labels import get_label_space
-from imsynth.methods.pairs import layout_pairs
+from imsynth.methods.pairs import LayoutPairsConfig, layout_pairs
 from imsynth.models.segmenter import Segmenter, SegmenterConfig
 from imsynth.training.config import Recipe
 from imsynth.training.method import SingleOptimizerMethod
@@ -28,14 +28,10 @@ __all__ = ["SegmenterDataConfig", "SegmenterMethodConfig", "SegmenterMethod", "c
 
 
 @dataclass
-class SegmenterDataConfig:
-    """The real photo / label pairs to learn from (a Cityscapes-format root)."""
+class SegmenterDataConfig(LayoutPairsConfig):
+    """The real photo / label pairs to learn from (a Cityscapes-format root), and the split scored after."""
 
-    root: str = ""
-    split: str = "train"
     val_split: str = "val"
-    label_space: str = "cityscapes"
-    flip: bool = True
 
 
 @dataclass

@@ -76,6 +76,22 @@ def _write_one(task: tuple[str, str, int, int, int, int]) -> str:
     return stem
 
 
+def is_streets_dataset(root: str | os.PathLike) -> bool:
+    """True when ``root`` holds a rendered street dataset (its ``streets.json`` is written last)."""
+    return (Path(root) / "streets.json").is_file()
+
+
+def ensure_streets_dataset(
+    root: str | os.PathLike, n_train: int, n_val: int, size: tuple[int, int], seed: int = 0
+) -> bool:
+    """Render the street dataset into ``root`` unless it is already there (all cores); True if rendered."""
+    if is_streets_dataset(root):
+        return False
+    splits = {"train": n_train, "val": n_val}
+    write_streets_dataset(root, splits, height=size[0], width=size[1], seed=seed, workers=os.cpu_count() or 1)
+    return True
+
+
 def write_streets_dataset(
     root: str | os.PathLike,
     splits: Mapping[str, int] | None = None,
