@@ -130,7 +130,12 @@ def _trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray, method: str, eps
         values = np.linalg.eigvalsh(root @ sigma2 @ root)
         return float(np.sqrt(np.clip(values, 0, None)).sum())
     if method == "sqrtm":
-        from scipy import linalg
+        try:
+            from scipy import linalg
+        except ImportError:
+            raise ImportError(
+                "method='sqrtm' needs scipy: pip install 'imsynth[sqrtm]' (the default method='eigh' does not)"
+            ) from None
 
         product = linalg.sqrtm(sigma1 @ sigma2)
         if not np.isfinite(product).all():
