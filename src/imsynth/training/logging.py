@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from imsynth.runs.files import METRICS_FILE, SAMPLES_DIR, TENSORBOARD_DIR, sample_path
+from imsynth.utils.console import is_quiet, progress, say
 from imsynth.utils.io import save_image, write_text
 
 __all__ = ["RunLogger", "ScalarWindow", "Throughput", "Progress"]
@@ -143,16 +143,9 @@ class Progress:
         self._step = start_step
         self._started = time.monotonic()
         self._budget = None if max_minutes is None else 60.0 * max_minutes
-        if enabled:
-            from tqdm.auto import tqdm
-
-            self._bar = tqdm(
-                total=max_steps if self._budget is None else None,
-                initial=start_step,
-                unit="step",
-                dynamic_ncols=True,
-                file=sys.stderr,
-                smoothing=0.1,
+        if enabled and not is_quiet():
+            self._bar = progress(
+                total=max_steps if self._budget is None else None, initial=start_step, unit="step", smoothing=0.1
             )
 
     def update(self, scalars: dict[str, float], images_per_second: float | None) -> None:
@@ -184,7 +177,7 @@ class Progress:
         if self._bar is not None:
             self._bar.write(message)
         else:
-            print(message, flush=True)
+            say(message)
 
     def close(self) -> None:
         if self._bar is not None:
