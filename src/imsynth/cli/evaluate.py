@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from imsynth.cli.configure import field_option
 from imsynth.cli.options import SIZE
-from imsynth.cli.train import resolve_streets, train_method, train_options
+from imsynth.cli.train import prepare_layout_pairs, size_fields, train_method, train_options
 
 if TYPE_CHECKING:
     from imsynth.evaluation.scoring import EvaluationSettings
-    from imsynth.training import TrainConfig
 
 
 def _metric_options(func):
@@ -177,60 +177,56 @@ def compare_command(runs: tuple[str, ...], out_dir: Path, **params: Any) -> None
 
 
 @click.command("segmenter")
-@train_options
-@click.option(
+@train_options(lr=1e-3, batch_size=4)
+@field_option(
     "--size",
+    field=size_fields,
     type=SIZE,
     default="128x256",
     show_default=True,
-    help="Training HEIGHTxWIDTH; photos are resized to it (evaluation resizes to it as well).",
+    help="Training HEIGHTxWIDTH; photos are resized to it (evaluation resizes to it as well). "
+    "[config: model.height, model.width]",
 )
-@click.option(
+@field_option(
     "--width-multiplier",
+    field="model.width_multiplier",
     type=click.FloatRange(min=0, min_open=True),
     default=0.5,
     show_default=True,
     help="Scales the widths (32, 64, 128, 128) of the backbone, ASPP and decoder.",
 )
-@click.option("--label-space", default="cityscapes", show_default=True)
-@click.option(
+@field_option(
+    "--label-space",
+    field="data.label_space",
+    default="cityscapes",
+    show_default=True,
+    help="Label space of the layouts (its class count sets the model's).",
+)
+@field_option(
     "--val-split",
+    field="data.val_split",
     default="val",
     show_default=True,
     help="Real photos scored after training (RUN/val_metrics.json); '' skips it.",
 )
 @click.pass_context
-def train_segmenter(
-    ctx: click.Context, size: tuple[int, int], width_multiplier: float, label_space: str, val_split: str, **params: Any
-) -> None:
+def train_segmenter(ctx: click.Context, **params: Any) -> None:
     """Segmentation network for the FCN-score, trained on the REAL photos.
 
     Dilated residual backbone + ASPP + DeepLab v3+ decoder, per-pixel cross-entropy (ignore
-    index of the label space), Adam lr 1e-3, betas (0.9, 0.999); batch size 4 unless --batch-size is given.
+    index of the label space), Adam lr 1e-3, betas (0.9, 0.999), batch size 4.
     """
     from imsynth.data.datasets import DatasetError
-    from imsynth.data.labels import get_label_space
     from imsynth.evaluation.fcn_score import write_segmenter_validation
-    from imsynth.methods.segmenter import SegmenterDataConfig, SegmenterMethod, SegmenterMethodConfig
-    from imsynth.models.segmenter import SegmenterConfig
+    from imsynth.methods.segmenter import SegmenterMethod
 
-    def configure(train: TrainConfig) -> SegmenterMethodConfig:
-        data_root = resolve_streets(params["data"], size)
-        space = get_label_space(label_space)
-        return SegmenterMethodConfig(
-            model=SegmenterConfig(
-                num_classes=space.num_classes, width_multiplier=width_multiplier, height=size[0], width=size[1]
-            ),
-            data=SegmenterDataConfig(root=str(data_root), label_space=label_space, val_split=val_split),
-        )
-
-    method, train_config = train_method(ctx, params, SegmenterMethod, configure)
+    method, train_config = train_method(ctx, params, SegmenterMethod, prepare_layout_pairs)
     config = method.config
     split = config.data.val_split
     if not split:
         return
     try:
-        record = write_segmenter_validation(train_config.out_dir, config.data.root, split, params["device"])
+        record = write_segmenter_validation(train_config.out_dir, config.data.root, split, train_config.device)
     except (ValueError, DatasetError) as exc:
         click.echo(f"validation on real photos skipped: {exc}")
         return
