@@ -50,8 +50,9 @@ def test_print_config_round_trips_through_a_config_file(tmp_path: Path, data: Pa
     )
     assert again["model"]["num_variants"] == 2 and again["model"]["width_multiplier"] == 0.5
     assert again["model"]["height"] == 16 and again["loss"]["texture_weights"] == [1.0, 0.5]  # from the file
-    overridden = printed("train", "crn", "--config", str(tmp_path / "run.yaml"), "--variants", "2",
-                         "--set", "model.num_variants=3")  # fmt: skip
+    overridden = printed(
+        "train", "crn", "--config", str(tmp_path / "run.yaml"), "--variants", "2", "--set", "model.num_variants=3"
+    )
     assert overridden["model"]["num_variants"] == 3
     # Option defaults do not beat the file: --max-steps was not given, the file's value stays.
     (tmp_path / "short.yaml").write_text("train: {max_steps: 7, out_dir: " + str(tmp_path / "r") + "}\n")
@@ -63,26 +64,64 @@ def test_print_config_round_trips_through_a_config_file(tmp_path: Path, data: Pa
 
 def test_set_reaches_every_train_field_and_nested_method_fields(tmp_path: Path, data: Path) -> None:
     values = {
-        "max_steps": 11, "max_minutes": 2.5, "batch_size": 3, "optimizer": "adamw", "lr": 0.003,
-        "betas": [0.8, 0.9], "momentum": 0.5, "weight_decay": 0.01, "grad_clip": 2.0, "lr_schedule": "cosine",
-        "decay_start_step": 4, "seed": 5, "deterministic": True, "device": "cpu", "amp": False,
-        "amp_dtype": "bfloat16", "channels_last": True, "compile": True, "compile_mode": "max-autotune",
-        "num_workers": 2, "dist_backend": "gloo", "log_every": 3, "sample_every": 4, "sample_count": 2,
-        "checkpoint_every": 6, "keep_last": None, "progress": False, "tensorboard": False,
+        "max_steps": 11,
+        "max_minutes": 2.5,
+        "batch_size": 3,
+        "optimizer": "adamw",
+        "lr": 0.003,
+        "betas": [0.8, 0.9],
+        "momentum": 0.5,
+        "weight_decay": 0.01,
+        "grad_clip": 2.0,
+        "lr_schedule": "cosine",
+        "decay_start_step": 4,
+        "seed": 5,
+        "deterministic": True,
+        "device": "cpu",
+        "amp": False,
+        "amp_dtype": "bfloat16",
+        "channels_last": True,
+        "compile": True,
+        "compile_mode": "max-autotune",
+        "num_workers": 2,
+        "dist_backend": "gloo",
+        "log_every": 3,
+        "sample_every": 4,
+        "sample_count": 2,
+        "checkpoint_every": 6,
+        "keep_last": None,
+        "progress": False,
+        "tensorboard": False,
         "out_dir": str(tmp_path / "elsewhere"),
-    }  # fmt: skip
+    }
     assert set(values) == {f.name for f in dataclasses.fields(TrainConfig)}, "a TrainConfig field is not covered"
     sets = [
         f"--set=train.{key}={yaml.safe_dump(value, default_flow_style=True).strip()}" for key, value in values.items()
     ]
-    nested = ["--set=model.noise_channels=4", "--set=loss.texture_weights=[1, 0.5]",
-              "--set=adversarial.discriminator.ndf=32", "--set=data.split=val"]  # fmt: skip
+    nested = [
+        "--set=model.noise_channels=4",
+        "--set=loss.texture_weights=[1, 0.5]",
+        "--set=adversarial.discriminator.ndf=32",
+        "--set=data.split=val",
+    ]
     config = printed("train", "crn", "--data", str(data), *TINY_CRN, *sets, *nested)
     assert config["train"] == values
     assert config["model"]["noise_channels"] == 4 and config["loss"]["texture_weights"] == [1.0, 0.5]
     assert config["adversarial"]["discriminator"]["ndf"] == 32 and config["data"]["split"] == "val"
-    pix2pix = printed("train", "pix2pix", "--data", str(data), "--out", str(tmp_path / "p"),
-                      "--set", "model.discriminator.ndf=8", "--set", "loss.lambda_l1=10", "--max-steps", "10")  # fmt: skip
+    pix2pix = printed(
+        "train",
+        "pix2pix",
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "p"),
+        "--set",
+        "model.discriminator.ndf=8",
+        "--set",
+        "loss.lambda_l1=10",
+        "--max-steps",
+        "10",
+    )
     assert pix2pix["model"]["discriminator"]["ndf"] == 8 and pix2pix["loss"]["lambda_l1"] == 10.0
     assert pix2pix["train"]["decay_start_step"] == 5  # the paper's half, from the max_steps given
 

@@ -40,7 +40,16 @@ import yaml
 
 from imsynth.utils.io import write_text
 
-__all__ = ["ConfigError", "to_dict", "from_dict", "save_config", "load_config", "merge_dicts", "nest_dotted", "parse_overrides"]
+__all__ = [
+    "ConfigError",
+    "to_dict",
+    "from_dict",
+    "save_config",
+    "load_config",
+    "merge_dicts",
+    "nest_dotted",
+    "parse_overrides",
+]
 
 T = TypeVar("T")
 
@@ -261,7 +270,7 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not all(key.split(".")):
-            raise ConfigError(f"override {item!r}: expected KEY=VALUE with a dotted KEY, e.g. model.width_multiplier=0.25")
+            raise ConfigError(f"override {item!r}: expected KEY=VALUE with a dotted KEY (model.width_multiplier=0.25)")
         try:
             dotted[key] = yaml.safe_load(text) if text.strip() else ""
         except yaml.YAMLError as error:
