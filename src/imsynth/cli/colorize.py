@@ -76,7 +76,9 @@ def _quantization_options(func: Any, fields: bool = False) -> Any:
 
 @click.command("prior")
 @click.option("--data", required=True, help="Folder of photos (searched recursively), or 'streets'.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for prior.json."
+)
 @click.option(
     "--load-size",
     type=click.IntRange(1),
@@ -85,7 +87,9 @@ def _quantization_options(func: Any, fields: bool = False) -> Any:
     help="Resize each photo's shorter side to this first (use the training --load-size).",
 )
 @_quantization_options
-@click.option("--workers", type=click.IntRange(0), default=0, show_default=True)
+@click.option(
+    "--workers", type=click.IntRange(0), default=0, show_default=True, help="Image-decoding worker processes."
+)
 def prior_command(data: str, out_dir: Path, load_size: int, grid: str, gamut_rule: str, workers: int) -> None:
     """Compute the ab colour prior of a photo folder (for the class-rebalanced colorizer loss)."""
     from imsynth.color.bins import QuantizationConfig

@@ -11,14 +11,18 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from imsynth.cli.configure import field_option
-from imsynth.cli.options import SIZE
-from imsynth.cli.train import prepare_layout_pairs, size_fields, train_method, train_options
+from imsynth.cli.options import SIZE, device_option
+from imsynth.cli.train import prepare_layout_pairs, resolve_streets, size_fields, train_method, train_options
+from imsynth.utils.console import say
+
+_STREETS_SIZE = (256, 512)  # what `imsynth train crn/pix2pix --data streets` renders by default
 
 if TYPE_CHECKING:
     from imsynth.evaluation.scoring import EvaluationSettings
@@ -30,8 +34,8 @@ def _metric_options(func):
         click.option(
             "--data",
             required=True,
-            type=click.Path(exists=True, file_okay=False, path_type=Path),
-            help="Cityscapes-format dataset root with the test layouts and their real photos.",
+            help="Cityscapes-format dataset root with the test layouts and their real photos, or 'streets' "
+            "(the embedded street scenes the run was trained on, as in `imsynth train`).",
         ),
         click.option("--split", default="val", show_default=True, help="Split whose layouts are synthesized."),
         click.option(
@@ -73,21 +77,47 @@ def _metric_options(func):
             is_flag=True,
             help="Fail unless the FID Inception weights are found (default: FID only when they are).",
         ),
-        click.option("--device", default="auto", show_default=True),
+        device_option,
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def _settings(params: dict[str, Any]) -> EvaluationSettings:
+_SIZED_RUN = re.compile(r"^(.*)@\d+x\d+$")
+
+
+def _evaluation_data(data: str, checkpoints: list[str]) -> Path:
+    """``--data``: a dataset folder, or ``streets``: the street scenes the (first) run trained on, else the
+    embedded scenes at the size ``imsynth train --data streets`` renders by default."""
+    if data != "streets":
+        path = Path(data)
+        if not path.is_dir():
+            raise click.UsageError(f"--data {data}: no such folder (or use --data streets)")
+        return path
+    from imsynth.data.streets import is_streets_dataset
+    from imsynth.runs import CheckpointError, read_checkpoint_config
+
+    for checkpoint in checkpoints:
+        match = _SIZED_RUN.match(checkpoint)
+        try:
+            config = read_checkpoint_config(match.group(1) if match else checkpoint)
+        except (CheckpointError, OSError, ValueError):
+            continue
+        root = str(((config.get("method_config") or {}).get("data") or {}).get("root") or "")
+        if root and is_streets_dataset(Path(root)):
+            return Path(root)
+    return resolve_streets("streets", _STREETS_SIZE)
+
+
+def _settings(params: dict[str, Any], checkpoints: list[str]) -> EvaluationSettings:
     """The evaluation settings of the shared options (FID weights: option, else the env variable)."""
     from imsynth.evaluation.evaluate import EvaluationSettings
     from imsynth.models.backbones.inception import INCEPTION_ENV_VAR
 
     weights = params["inception_weights"] or os.environ.get(INCEPTION_ENV_VAR) or None
     return EvaluationSettings(
-        data_root=params["data"],
+        data_root=_evaluation_data(params["data"], checkpoints),
         split=params["split"],
         count=params["count"],
         variants=params["variants"],
@@ -140,17 +170,17 @@ def evaluate_command(
     from imsynth.evaluation.evaluate import default_output_dir, evaluate_run
 
     try:
-        settings = _settings(params)
+        settings = _settings(params, [str(checkpoint)])
         out_dir = out_dir or default_output_dir(checkpoint, settings.split)
-        result = evaluate_run(checkpoint, settings, out_dir, log=click.echo, size=synthesis_size)
+        result = evaluate_run(checkpoint, settings, out_dir, log=say, size=synthesis_size)
     except _known_errors() as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(result.summary_line())
-    click.echo(f"wrote {out_dir / 'metrics.json'} and {out_dir / 'report.html'}")
+    say(f"wrote {out_dir / 'metrics.json'} and {out_dir / 'report.html'}")
 
 
 @click.command("compare")
-@click.argument("runs", nargs=-1, required=True)
+@click.argument("runs", nargs=-1, required=True, metavar="RUN...")
 @click.option(
     "--out",
     "out_dir",
@@ -168,12 +198,12 @@ def compare_command(runs: tuple[str, ...], out_dir: Path, **params: Any) -> None
     from imsynth.evaluation.compare import compare_runs
 
     try:
-        settings = _settings(params)
-        result = compare_runs(list(runs), settings, out_dir, log=click.echo)
+        settings = _settings(params, list(runs))
+        result = compare_runs(list(runs), settings, out_dir, log=say)
     except _known_errors() as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(result.markdown_table())
-    click.echo(f"wrote {out_dir / 'metrics.json'}, {out_dir / 'table.md'} and {out_dir / 'report.html'}")
+    say(f"wrote {out_dir / 'metrics.json'}, {out_dir / 'table.md'} and {out_dir / 'report.html'}")
 
 
 @click.command("segmenter")

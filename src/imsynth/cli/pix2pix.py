@@ -286,14 +286,20 @@ def translate_command(
     type=click.Path(exists=True, path_type=Path),
     help="pix2pix or CRN run folder, checkpoint folder or generator.safetensors.",
 )
-@click.option("--onnx", "onnx_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--onnx",
+    "onnx_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The .onnx file to write.",
+)
 @click.option(
     "--size",
     type=SIZE,
     default=None,
     help="pix2pix: example HEIGHTxWIDTH to trace (default: the training crop); H, W stay dynamic.",
 )
-@click.option("--opset", type=click.IntRange(9), default=17, show_default=True)
+@click.option("--opset", type=click.IntRange(9), default=17, show_default=True, help="ONNX operator set version.")
 @click.option("--verify/--no-verify", default=True, show_default=True, help="Compare with ONNX Runtime.")
 def export_command(checkpoint: Path, onnx_path: Path, size: tuple[int, int] | None, opset: int, verify: bool) -> None:
     """Export a pix2pix or CRN generator to ONNX (eval mode: no dropout, running BN statistics)."""

@@ -265,7 +265,7 @@ def resolve_streets(data: str | None, size: tuple[int, int], n_train: int = 500,
     from imsynth.data.streets import ensure_streets_dataset, is_streets_dataset
 
     if not is_streets_dataset(root):
-        click.echo(f"rendering the embedded street dataset into {root} (once)")
+        say(f"rendering the embedded street dataset into {root} (once)")
         ensure_streets_dataset(root, n_train, n_val, size)
     return root
 

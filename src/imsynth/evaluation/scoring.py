@@ -36,6 +36,7 @@ from imsynth.evaluation.networks import EvaluationSettings, MetricNetworks
 from imsynth.evaluation.runs import ResizedSynthesizer
 from imsynth.evaluation.segmentation_metrics import ConfusionMatrix
 from imsynth.inference.synthesizer import LayoutSynthesizer
+from imsynth.utils.console import progress
 
 __all__ = ["EvaluationSettings", "MetricNetworks", "GridRow", "ScoreTable", "score_runs", "select_samples"]
 
@@ -129,7 +130,7 @@ def _check_label_spaces(spaces: dict[str, LabelSpace]) -> LabelSpace:
 
 def _real_statistics(samples: list[CityscapesSample], network: FrechetNetwork) -> FeatureStatistics:
     stats = FeatureStatistics(network.dim)
-    for sample in samples:
+    for sample in progress(samples, desc="real photos", unit="photo"):
         stats.add(network.features(read_rgb(sample.image_path)[None]))
     return stats
 
@@ -172,7 +173,7 @@ def score_runs(
         )
     grid: list[GridRow] = []
     log(f"scoring {len(samples)} layouts of split '{settings.split}' ({', '.join(synthesizers) or 'real photos only'})")
-    for index, sample in enumerate(samples):
+    for index, sample in enumerate(progress(samples, desc="scoring", unit="layout")):
         ids = space.load(sample.label_path, kind=sample.label_kind)
         target = space.ids_to_train(ids)
         photo = read_rgb(sample.image_path)
@@ -212,8 +213,6 @@ def score_runs(
                 grid[-1].outputs[name] = outputs[:GRID_VARIANTS]
                 if segmentation is not None:
                     grid[-1].segmentations[name] = space.colorize_train(segmentation)
-        if (index + 1) % 10 == 0 or index + 1 == len(samples):
-            log(f"  {index + 1}/{len(samples)} layouts")
 
     floor = _frechet_floor(networks, settings, len(samples), log)
     summaries = [_summary(real, real, space, floor)] + [_summary(r, real, space) for r in rows.values()]
