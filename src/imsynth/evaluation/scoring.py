@@ -32,6 +32,7 @@ from imsynth.data.labels import LabelSpace
 from imsynth.evaluation.appearance import AppearanceStatistics, appearance_ratios
 from imsynth.evaluation.frechet import FeatureStatistics, FrechetNetwork, statistics_distance
 from imsynth.evaluation.image_metrics import FeatureDistance, pairwise_diversity, psnr, ssim
+from imsynth.evaluation.kid import kernel_distance
 from imsynth.evaluation.networks import EvaluationSettings, MetricNetworks
 from imsynth.evaluation.runs import ResizedSynthesizer
 from imsynth.evaluation.segmentation_metrics import ConfusionMatrix
@@ -312,11 +313,13 @@ def _summary(row: _Row, real: _Row, space: LabelSpace, floor: _Floor | None = No
         out.update(fcn_pixel_accuracy_all_variants=None, fcn_mean_iou_all_variants=None)
     if floor is not None:  # the real row: distance to other real photos
         out["fld2"] = statistics_distance(floor.fld, real.fld) if floor.fld is not None else None
+        out["kid"], out["kid_std"] = _kid(floor.fld, real.fld)
         out["fid"] = (
             statistics_distance(floor.fid, real.fid) if floor.fid is not None and real.fid is not None else None
         )
     else:
         out["fld2"] = statistics_distance(row.fld, real.fld) if row.fld.count >= 2 else None
+        out["kid"], out["kid_std"] = _kid(row.fld, real.fld)
         out["fid"] = (
             statistics_distance(row.fid, real.fid)
             if row.fid is not None and real.fid is not None and row.fid.count >= 2
@@ -330,6 +333,13 @@ def _summary(row: _Row, real: _Row, space: LabelSpace, floor: _Floor | None = No
     )
     out.update(_appearance_summary(row, real, space))
     return out
+
+
+def _kid(fake: FeatureStatistics | None, real: FeatureStatistics) -> tuple[float | None, float | None]:
+    """KID over the FLD-2 features (:mod:`imsynth.evaluation.kid`), ``None`` under 2 images a side."""
+    if fake is None or fake.count < 2 or real.count < 2:
+        return None, None
+    return kernel_distance(real.features, fake.features)
 
 
 def _appearance_summary(row: _Row, real: _Row, space: LabelSpace) -> dict[str, Any]:

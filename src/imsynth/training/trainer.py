@@ -227,6 +227,8 @@ class Trainer:
         )
         batches = iter(loader)
         logger = RunLogger(self.out_dir, self.step, tensorboard=config.tensorboard) if main else None
+        if logger is not None and self.step == 0:
+            logger.describe(self.run_config)
         self._say(self._start_summary())
         progress = Progress(config.progress and main, self.step, config.max_steps, max_minutes=config.max_minutes)
 
