@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from imsynth.cli.batch import finish_batch, overwrite_option
 from imsynth.cli.train import load_run_config, make_train_config, resolve_streets, run_training, train_options
 
 __all__ = ["prior_command", "train_colorizer", "colorize_command"]
@@ -242,7 +243,13 @@ def train_colorizer(
     type=click.Path(exists=True, path_type=Path),
     help="An image (gray, RGB or RGBA; any size) or a folder of images.",
 )
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder; it mirrors the folders under --input.",
+)
 @click.option(
     "--decode",
     type=click.Choice(["annealed_mean", "mean", "mode"]),
@@ -263,6 +270,7 @@ def train_colorizer(
     help="Shorter side the network sees (the colours are upsampled to full size); 0 = full size.",
 )
 @click.option("--device", default="auto", show_default=True)
+@overwrite_option
 def colorize_command(
     checkpoint: Path,
     input_path: Path,
@@ -271,12 +279,17 @@ def colorize_command(
     temperature: float | None,
     work_size: int,
     device: str,
+    overwrite: bool,
 ) -> None:
-    """Colorize photos with a trained colorizer: same size, same lightness, predicted colours."""
+    """Colorize photos with a trained colorizer: same size, same lightness, predicted colours.
+
+    Every image is processed; the ones that cannot be read are listed at the end (exit status 1).
+    """
     from dataclasses import replace
 
     from imsynth.inference.colorize import colorize_files, list_images_to_colorize, load_colorizer
     from imsynth.training.checkpoint import CheckpointError
+    from imsynth.utils.io import OutputError
 
     try:
         colorizer = load_colorizer(checkpoint, device, work_size=work_size or None)
@@ -286,7 +299,9 @@ def colorize_command(
             colorizer.decode = replace(colorizer.decode, temperature=temperature)
         paths = list_images_to_colorize(input_path)
         root = input_path if input_path.is_dir() else None
-        written = colorize_files(colorizer, paths, out_dir, root=root)
-    except (CheckpointError, FileNotFoundError, ValueError, OSError) as exc:
+        report = colorize_files(colorizer, paths, out_dir, root=root, overwrite=overwrite)
+    except (CheckpointError, FileNotFoundError, OutputError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"colorized {len(written)} image(s) into {out_dir} (step {colorizer.step}, {colorizer.decode.mode})")
+    finish_batch(
+        report, f"colorized {len(report.done)} image(s) into {out_dir} (step {colorizer.step}, {colorizer.decode.mode})"
+    )

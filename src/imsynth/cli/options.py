@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 
 
@@ -24,3 +26,21 @@ class SizeParam(click.ParamType):
 
 
 SIZE = SizeParam()
+
+
+class ToleranceParam(click.ParamType):
+    """A finite number >= 0 (``nan`` would switch colour validation off; ``inf`` accept any colour)."""
+
+    name = "FLOAT"
+
+    def convert(self, value, param, ctx):  # type: ignore[override]
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number) or number < 0:
+            self.fail(f"{value!r} is not a finite number >= 0 (an RGB distance, e.g. 40)", param, ctx)
+        return number
+
+
+COLOR_TOLERANCE = ToleranceParam()

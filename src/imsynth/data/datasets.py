@@ -24,10 +24,11 @@ from typing import Literal, Sequence
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 from torch.utils.data import Dataset
 
 from imsynth.data.cityscapes import IMAGE_DIR, IMAGE_SUFFIX, CityscapesSample, list_splits, scan_pairs
+from imsynth.data.imagefile import ImageReadError, open_image
 from imsynth.data.labels import CITYSCAPES, DEFAULT_COLOR_TOLERANCE, LabelDecodeError, LabelSpace, get_label_space
 from imsynth.data.transforms import (
     Geometry,
@@ -67,11 +68,10 @@ def to_rgb(image: Image.Image) -> Image.Image:
 def read_rgb(path: Path) -> np.ndarray:
     """Read a photo as ``HxWx3`` uint8 (EXIF orientation applied); :class:`DatasetError` if unreadable."""
     try:
-        with Image.open(path) as image:
-            image.load()
+        with open_image(path) as image:
             return np.array(to_rgb(ImageOps.exif_transpose(image)))
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
-        raise DatasetError(f"cannot read image {path}: {exc}") from None
+    except ImageReadError as exc:
+        raise DatasetError(f"cannot read image {exc}") from None
 
 
 def list_images(folder: Path, recursive: bool) -> list[Path]:

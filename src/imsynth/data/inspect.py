@@ -18,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from imsynth.data.cityscapes import is_cityscapes_root, list_splits, parse_label_name, scan_pairs
+from imsynth.data.label_files import list_label_maps
 from imsynth.data.labels import (
     DEFAULT_COLOR_TOLERANCE,
     LabelDecodeError,
@@ -26,10 +27,6 @@ from imsynth.data.labels import (
     get_label_space,
     iter_class_histogram,
 )
-
-LABEL_FILE_EXTENSIONS = (".png", ".bmp", ".gif", ".tif", ".tiff", ".jpg", ".jpeg", ".webp")
-_NOT_LABEL_MAPS = ("_instanceIds.png", "_labelTrainIds.png", "_leftImg8bit.png")
-"""Cityscapes files that live beside label maps but are not label-id / colour maps."""
 
 
 @dataclass(frozen=True)
@@ -127,24 +124,8 @@ class _MapTask:
 
 
 def _label_maps_in(folder: Path) -> list[_MapTask]:
-    """Label maps under ``folder``: image files, minus Cityscapes side files; labelIds beat colour maps."""
-    files = sorted(
-        p
-        for p in folder.rglob("*")
-        if p.suffix.lower() in LABEL_FILE_EXTENSIONS
-        and p.is_file()
-        and not p.name.endswith(_NOT_LABEL_MAPS)
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
-    with_ids = {(p.parent, parsed[0]) for p in files if (parsed := parse_label_name(p)) and parsed[1] == "ids"}
-    tasks = []
-    for path in files:
-        parsed = parse_label_name(path)
-        if parsed is None:
-            tasks.append(_MapTask(path))
-        elif parsed[1] == "ids" or (path.parent, parsed[0]) not in with_ids:
-            tasks.append(_MapTask(path, parsed[1]))
-    return tasks
+    """Label maps under ``folder`` (:func:`~imsynth.data.label_files.list_label_maps`: labelIds beat colour maps)."""
+    return [_MapTask(found.path, found.kind) for found in list_label_maps(folder).maps]
 
 
 def _dataset_tasks(root: Path, problems: list[Problem]) -> list[_MapTask]:

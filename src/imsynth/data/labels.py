@@ -26,7 +26,9 @@ from typing import Iterable, Literal, Sequence
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
+
+from imsynth.data.imagefile import ImageReadError, open_image
 
 IGNORE_INDEX = 255
 DEFAULT_COLOR_TOLERANCE = 40.0
@@ -212,6 +214,8 @@ class LabelSpace:
         of a palette colour within 2 pixels and they are at most ``max_artefact_fraction`` of the
         map. Otherwise -- a region of an unknown colour -- :class:`LabelDecodeError` names them.
         """
+        if not tolerance >= 0:  # also refuses NaN, which would accept every colour
+            raise ValueError(f"colour tolerance must be a number >= 0, got {tolerance}")
         rgb = np.asarray(rgb)
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise LabelDecodeError(f"expected an HxWx3 colour map, got shape {rgb.shape}")
@@ -321,16 +325,15 @@ class LabelSpace:
     def load(
         self, path: str | Path, *, kind: MapKind = "auto", tolerance: float = DEFAULT_COLOR_TOLERANCE
     ) -> np.ndarray:
-        """Read a label-map file into an id map; unreadable files raise :class:`LabelDecodeError`."""
-        path = Path(path)
+        """Read a label-map file into an id map; unreadable or too large files raise :class:`LabelDecodeError`.
+
+        The file is opened with :func:`~imsynth.data.imagefile.open_image` (size checked before decoding).
+        """
         try:
-            with Image.open(path) as image:
-                image.load()
+            with open_image(path) as image:
                 return self.decode_image(image, kind=kind, tolerance=tolerance)
-        except FileNotFoundError:
-            raise LabelDecodeError(f"{path}: no such file") from None
-        except (UnidentifiedImageError, OSError) as exc:
-            raise LabelDecodeError(f"{path}: not a readable image ({exc})") from None
+        except ImageReadError as exc:
+            raise LabelDecodeError(str(exc)) from None
         except LabelDecodeError as exc:
             raise LabelDecodeError(f"{path}: {exc}") from None
 

@@ -12,6 +12,7 @@ network's buffers hold its ab bin centres and training prior.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,10 +24,11 @@ from torch import Tensor
 from imsynth.color.encoding import DecodeConfig
 from imsynth.color.lab import L_CENTER, fit_to_gamut, lab_to_rgb, rgb_to_lab
 from imsynth.data.datasets import IMAGE_EXTENSIONS, list_images
+from imsynth.data.imagefile import ImageReadError, open_image
+from imsynth.inference.batch import BatchItem, BatchReport, plan_items, run_batch
 from imsynth.models.colorizer import SIZE_MULTIPLE, ColorizerNet
 from imsynth.training.checkpoint import load_method_checkpoint, restore_model
 from imsynth.utils.images import tensor_to_uint8, uint8_to_tensor
-from imsynth.utils.io import save_image
 
 __all__ = [
     "LoadedColorizer",
@@ -132,9 +134,9 @@ def list_images_to_colorize(path: str | Path) -> list[Path]:
 
 def _read_for_colorization(path: Path) -> np.ndarray:
     """A file as uint8 gray, RGB or RGBA (palette and 16-bit images converted, EXIF orientation applied)."""
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
-    with Image.open(path) as image:
+    with open_image(path) as image:
         image = ImageOps.exif_transpose(image)
         if image.mode in ("L", "RGB", "RGBA"):
             return np.array(image)
@@ -147,14 +149,20 @@ def _read_for_colorization(path: Path) -> np.ndarray:
 
 
 def colorize_files(
-    colorizer: LoadedColorizer, paths: list[Path], out_dir: str | Path, root: Path | None = None
-) -> list[Path]:
-    """Write ``out_dir/<name>.png`` for each input (names relative to ``root`` when given)."""
-    out_dir = Path(out_dir)
-    written = []
-    for path in paths:
-        relative = path.relative_to(root) if root is not None else Path(path.name)
-        target = out_dir / relative.with_suffix(".png")
-        save_image(target, colorizer.colorize(_read_for_colorization(path)))
-        written.append(target)
-    return written
+    colorizer: LoadedColorizer,
+    paths: Sequence[Path],
+    out_dir: str | Path,
+    root: Path | None = None,
+    *,
+    overwrite: bool = False,
+) -> BatchReport:
+    """Write ``out_dir/<name>.png`` for each input, mirroring the tree under ``root`` (``None``: flat).
+
+    Unreadable inputs are listed in the returned report, not raised (see :mod:`imsynth.inference.batch`).
+    """
+    items = plan_items(list(paths), root, lambda name: [name.with_name(f"{name.name}.png")])
+
+    def produce(item: BatchItem) -> dict[Path, np.ndarray]:
+        return {item.outputs[0]: colorizer.colorize(_read_for_colorization(item.source))}
+
+    return run_batch(items, out_dir, produce, (ImageReadError,), overwrite=overwrite)

@@ -6,23 +6,24 @@ The checkpoint carries its run config, so nothing about the architecture is repe
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from imsynth.data.labels import DEFAULT_COLOR_TOLERANCE, LabelSpace, get_label_space
+from imsynth.data.cityscapes import parse_label_name
+from imsynth.data.label_files import LabelMapFile
+from imsynth.data.labels import DEFAULT_COLOR_TOLERANCE, LabelDecodeError, LabelSpace, get_label_space
+from imsynth.inference.batch import BatchItem, BatchReport, plan_items, run_batch
 from imsynth.models.crn import CRN
 from imsynth.training.checkpoint import load_method_checkpoint, restore_model
 from imsynth.utils.images import tensor_to_uint8, tile_grid
-from imsynth.utils.io import save_image
 
 if TYPE_CHECKING:
     from imsynth.inference.synthesizer import LayoutSynthesizer
-
-LABEL_EXTENSIONS = (".png", ".bmp", ".gif", ".tif", ".tiff", ".jpg", ".jpeg", ".webp")
 
 
 @dataclass
@@ -66,41 +67,43 @@ def load_crn(checkpoint: str | Path, device: str = "auto") -> LoadedCRN:
     return LoadedCRN(model, get_label_space(config.data.label_space), loaded.step, loaded.path, config.loss.backbone)
 
 
-def list_label_maps(path: str | Path) -> list[Path]:
-    """A label-map file, or the label maps in a folder (Cityscapes ``*_labelIds.png`` preferred)."""
-    path = Path(path)
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise FileNotFoundError(f"no such label map or folder: {path}")
-    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in LABEL_EXTENSIONS)
-    id_maps = [p for p in files if p.name.endswith("_labelIds.png")]
-    if id_maps:
-        return id_maps
-    files = [p for p in files if not p.name.endswith(("_instanceIds.png", "_labelTrainIds.png", "_leftImg8bit.png"))]
-    if not files:
-        raise FileNotFoundError(f"no label maps (PNG images) found in {path}")
-    return files
+def synthesis_outputs(name: Path, variants: int) -> list[Path]:
+    """The files one layout named ``name`` gives: ``<name>_v<j>.png`` per variant and ``<name>_grid.png``."""
+    return [name.with_name(f"{name.name}_v{j}.png") for j in range(variants)] + [
+        name.with_name(f"{name.name}_grid.png")
+    ]
+
+
+def _scene_stem(path: Path) -> str:
+    """``scene`` for ``scene_gtFine_labelIds.png`` (any Cityscapes label name), else the file's stem."""
+    parsed = parse_label_name(path)
+    return parsed[0] if parsed else path.stem
 
 
 def synthesize_files(
     synthesizer: LayoutSynthesizer,
-    label_paths: Iterable[Path],
+    label_maps: Iterable[Path | LabelMapFile],
     out_dir: str | Path,
     *,
     variants: int | None = None,
     tolerance: float = DEFAULT_COLOR_TOLERANCE,
-) -> list[Path]:
-    """Write ``<name>_v<j>.png`` for each variant and ``<name>_grid.png`` (layout | variants)."""
-    out_dir = Path(out_dir)
-    written = []
-    for path in label_paths:
-        ids = synthesizer.label_space.load(path, tolerance=tolerance)
-        photos = synthesizer.synthesize(ids, variants)
-        name = path.name.removesuffix("".join(path.suffixes[-1:])).removesuffix("_gtFine_labelIds")
-        for j, photo in enumerate(photos):
-            save_image(out_dir / f"{name}_v{j}.png", photo)
+    root: Path | None = None,
+    overwrite: bool = False,
+    skipped: Sequence[tuple[Path, str]] = (),
+) -> BatchReport:
+    """Synthesize every label map into ``out_dir``: each variant and a grid (layout | variants).
+
+    Outputs mirror the tree under ``root`` (``None``: flat); unreadable maps are listed in the
+    returned report, not raised (see :mod:`imsynth.inference.batch`).
+    """
+    count = synthesizer.num_variants if variants is None else min(variants, synthesizer.num_variants)
+    sources = [(m.path, m.kind) if isinstance(m, LabelMapFile) else Path(m) for m in label_maps]
+    items = plan_items(sources, root, lambda name: synthesis_outputs(name, count), stem=_scene_stem)
+
+    def produce(item: BatchItem) -> dict[Path, np.ndarray]:
+        ids = synthesizer.label_space.load(item.source, kind=item.kind, tolerance=tolerance)  # type: ignore[arg-type]
+        photos = synthesizer.synthesize(ids, count)
         grid = tile_grid([[synthesizer.label_space.colorize(ids), *photos]])
-        save_image(out_dir / f"{name}_grid.png", grid)
-        written.append(out_dir / f"{name}_grid.png")
-    return written
+        return dict(zip(item.outputs, [*photos, grid], strict=True))
+
+    return run_batch(items, out_dir, produce, (LabelDecodeError,), overwrite=overwrite, skipped=skipped)
