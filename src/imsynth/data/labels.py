@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Iterable, Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import torch
@@ -189,15 +190,16 @@ class LabelSpace:
                 f"id map has values outside 0..255 (min {arr.min()}, max {arr.max()}); "
                 f"label space {self.name!r} uses ids {sorted(c.id for c in self.classes)}"
             )
-        bad = ~self._valid_ids[arr.astype(np.int64)]
+        counts = _histogram(arr, 256)
+        bad = ~self._valid_ids & (counts > 0)
         if bad.any():
-            values, counts = np.unique(arr[bad], return_counts=True)
-            order = np.argsort(-counts)[:5]
-            listed = ", ".join(f"{int(values[i])} ({int(counts[i])} px)" for i in order)
+            values = np.flatnonzero(bad)
+            order = values[np.argsort(-counts[values], kind="stable")][:5]
+            listed = ", ".join(f"{int(v)} ({int(counts[v])} px)" for v in order)
             raise LabelDecodeError(
-                f"{int(bad.sum())} pixels have ids that label space {self.name!r} does not define: {listed}. "
-                f"Valid ids: {sorted(c.id for c in self.classes)}. If this map uses another labelling, pass "
-                "its label-space file (--label-space FILE)."
+                f"{int(counts[values].sum())} pixels have ids that label space {self.name!r} does not define: "
+                f"{listed}. Valid ids: {sorted(c.id for c in self.classes)}. If this map uses another labelling, "
+                "pass its label-space file (--label-space FILE)."
             )
 
     def decode_colors(
@@ -213,34 +215,39 @@ class LabelSpace:
         edges can go farther: such pixels are still snapped when every one of them touches a pixel
         of a palette colour within 2 pixels and they are at most ``max_artefact_fraction`` of the
         map. Otherwise -- a region of an unknown colour -- :class:`LabelDecodeError` names them.
+        The map is processed in strips of rows, so the temporaries stay small for huge maps.
         """
         if not tolerance >= 0:  # also refuses NaN, which would accept every colour
             raise ValueError(f"colour tolerance must be a number >= 0, got {tolerance}")
         rgb = np.asarray(rgb)
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise LabelDecodeError(f"expected an HxWx3 colour map, got shape {rgb.shape}")
-        packed = (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2]
-        unique, inverse = np.unique(packed.ravel(), return_inverse=True)
-        colors = np.stack([(unique >> 16) & 255, (unique >> 8) & 255, unique & 255], axis=1).astype(np.float32)
+        unique, counts = _color_counts(rgb)
         pal_colors, pal_ids = self.palette
-        dist = np.linalg.norm(colors[:, None, :] - pal_colors[None, :, :].astype(np.float32), axis=2)
-        nearest = dist.argmin(axis=1)
-        too_far = dist[np.arange(len(unique)), nearest] > tolerance
-        if too_far.any() and not _isolated_artefacts(too_far[inverse].reshape(packed.shape), max_artefact_fraction):
-            counts = np.bincount(inverse, minlength=len(unique))
+        nearest, distance = _nearest(_unpack(unique), pal_colors.astype(np.float32))
+        too_far = distance > tolerance
+        ids = np.empty(rgb.shape[:2], dtype=np.uint8)
+        far = np.zeros(rgb.shape[:2], dtype=bool) if too_far.any() else None
+        for rows in _row_strips(rgb.shape[0], rgb.shape[1]):
+            index = np.searchsorted(unique, _pack(rgb[rows]))
+            ids[rows] = pal_ids[nearest[index]]
+            if far is not None:
+                far[rows] = too_far[index]
+        if far is not None and not _isolated_artefacts(far, max_artefact_fraction):
             far_idx = np.flatnonzero(too_far)
-            far_idx = far_idx[np.argsort(-counts[far_idx])]
-            n_bad = int(counts[far_idx].sum())
+            far_idx = far_idx[np.argsort(-counts[far_idx], kind="stable")]
+            n_bad, total = int(counts[far_idx].sum()), int(ids.size)
             listed = ", ".join(
-                f"#{int(unique[i]):06x} {tuple(int(v) for v in colors[i])} ({int(counts[i])} px)" for i in far_idx[:5]
+                f"#{int(unique[i]):06x} {tuple(int(v) for v in _unpack(unique[i : i + 1])[0])} ({int(counts[i])} px)"
+                for i in far_idx[:5]
             )
             raise LabelDecodeError(
-                f"{n_bad} of {packed.size} pixels ({100.0 * n_bad / packed.size:.2f}%) have colours farther than "
+                f"{n_bad} of {total} pixels ({100.0 * n_bad / total:.2f}%) have colours farther than "
                 f"{tolerance:g} from every colour of label space {self.name!r}; first offending colours: {listed}. "
                 "Fix: repaint them with palette colours, pass the right label-space file (--label-space FILE), "
                 "or raise the tolerance (--color-tolerance)."
             )
-        return pal_ids[nearest][inverse].reshape(packed.shape)
+        return ids
 
     def one_hot(self, ids: np.ndarray | torch.Tensor, *, with_void: bool = True) -> torch.Tensor:
         """Id map (HxW) -> float one-hot tensor ``(C [+1 void]) x H x W`` over the train classes."""
@@ -272,7 +279,7 @@ class LabelSpace:
         """
         mode = image.mode
         if mode == "P" and kind != "color":
-            indices = np.asarray(image)
+            indices = _image_array(image)
             raw = image.getpalette() or []
             palette = np.zeros((256, 3), dtype=np.uint8)
             palette.reshape(-1)[: min(len(raw), 768)] = raw[:768]
@@ -286,30 +293,32 @@ class LabelSpace:
         if mode in ("L", "I", "I;16", "I;16B", "F", "1"):
             if kind == "color":
                 return self.decode_colors(np.repeat(np.asarray(image.convert("L"))[..., None], 3, axis=2), tolerance)
-            ids = np.asarray(image)
-            if ids.dtype.kind == "f":
-                if not np.all(ids == np.round(ids)):
-                    raise LabelDecodeError("floating-point label map with fractional values: save ids as integers")
-            ids = ids.astype(np.int64)
+            ids = _image_array(image)
+            if ids.dtype.kind == "f" and not np.all(ids == np.round(ids)):
+                raise LabelDecodeError("floating-point label map with fractional values: save ids as integers")
             self.check_ids(ids)
-            return ids.astype(np.uint8)
+            return ids.astype(np.uint8, copy=False)
         if mode in ("LA", "PA", "RGBA", "La"):
-            rgba = np.asarray(image.convert("RGBA"))
-            transparent = rgba[..., 3] < 128
-            rgb = rgba[..., :3].copy()
+            rgba = image if mode == "RGBA" else image.convert("RGBA")
+            transparent = _image_array(rgba.getchannel("A")) < 128
+            rgb = _image_array(rgba.convert("RGB"))
             if transparent.any() and not transparent.all():
                 # Transparent pixels often hold junk colours: give them the commonest opaque colour so
                 # they neither fail decoding nor change whether the map reads as ids; they become void.
-                colors, counts = np.unique(rgb[~transparent], axis=0, return_counts=True)
-                rgb[transparent] = colors[counts.argmax()]
+                colors, counts = _color_counts(rgb, ~transparent)
+                rgb[transparent] = _unpack(colors[counts.argmax() : counts.argmax() + 1])[0]
             elif transparent.all():
                 rgb[...] = self._id_to_color_lut[self.void_id]
             ids = self._decode_rgb(rgb, kind, tolerance)
-            return np.where(transparent, np.uint8(self.void_id), ids)
-        return self._decode_rgb(np.asarray(image.convert("RGB")), kind, tolerance)
+            ids[transparent] = self.void_id
+            return ids
+        return self._decode_rgb(_image_array(image if mode == "RGB" else image.convert("RGB")), kind, tolerance)
 
     def _decode_rgb(self, rgb: np.ndarray, kind: MapKind, tolerance: float) -> np.ndarray:
-        gray = np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2])
+        gray = all(
+            np.array_equal(rgb[rows, :, 0], rgb[rows, :, 1]) and np.array_equal(rgb[rows, :, 1], rgb[rows, :, 2])
+            for rows in _row_strips(rgb.shape[0], rgb.shape[1])
+        )
         if kind == "ids" or (kind == "auto" and gray and not self._all_palette_colors(rgb)):
             ids = rgb[..., 0]
             self.check_ids(ids)
@@ -317,10 +326,8 @@ class LabelSpace:
         return self.decode_colors(rgb, tolerance)
 
     def _all_palette_colors(self, rgb: np.ndarray) -> bool:
-        packed = np.unique((rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2])
-        pal, _ = self.palette
-        pal_packed = (pal[:, 0].astype(np.int32) << 16) | (pal[:, 1].astype(np.int32) << 8) | pal[:, 2]
-        return bool(np.isin(packed, pal_packed).all())
+        colors, _ = _color_counts(rgb)
+        return bool(np.isin(colors, _pack(self.palette[0])).all())
 
     def load(
         self, path: str | Path, *, kind: MapKind = "auto", tolerance: float = DEFAULT_COLOR_TOLERANCE
@@ -438,6 +445,72 @@ class LabelSpace:
             raise ValueError(f"label-space file {path}: {exc}") from None
 
 
+STRIP_PIXELS = 1 << 18
+"""Pixels a decoding step handles at once: a huge map is decoded in strips of rows this large."""
+
+
+def _row_strips(height: int, width: int) -> Iterator[slice]:
+    """Row slices of about :data:`STRIP_PIXELS` pixels covering ``height`` rows."""
+    step = max(1, STRIP_PIXELS // max(1, width))
+    for top in range(0, height, step):
+        yield slice(top, min(height, top + step))
+
+
+def _image_array(image: Image.Image) -> np.ndarray:
+    """``np.array(image)``, converted in strips of rows: no full-size temporary copy of the pixels."""
+    width, height = image.size
+    first = np.asarray(image.crop((0, 0, width, 1)))
+    array = np.empty((height, width, *first.shape[2:]), dtype=first.dtype)
+    for rows in _row_strips(height, width):
+        array[rows] = np.asarray(image.crop((0, rows.start, width, rows.stop)))
+    return array
+
+
+def _pack(rgb: np.ndarray) -> np.ndarray:
+    """``...x3`` uint8 colours -> int32 ``0xRRGGBB``."""
+    return (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2]
+
+
+def _unpack(packed: np.ndarray) -> np.ndarray:
+    """int32 ``0xRRGGBB`` -> ``Nx3`` float32 colours."""
+    return np.stack([(packed >> 16) & 255, (packed >> 8) & 255, packed & 255], axis=1).astype(np.float32)
+
+
+def _color_counts(rgb: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct packed colours of an ``HxWx3`` map (where ``mask``), sorted, and their pixel counts."""
+    parts = []
+    for rows in _row_strips(rgb.shape[0], rgb.shape[1]):
+        packed = _pack(rgb[rows]) if mask is None else _pack(rgb[rows][mask[rows]])
+        parts.append(np.unique(packed, return_counts=True))
+    values = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int32)
+    unique, inverse = np.unique(values, return_inverse=True)
+    counts = np.bincount(
+        inverse, weights=np.concatenate([p[1] for p in parts]) if parts else None, minlength=len(unique)
+    )
+    return unique, counts.astype(np.int64)
+
+
+def _nearest(colors: np.ndarray, palette: np.ndarray, chunk: int = 1 << 16) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the nearest palette colour for each colour (``Nx3`` float32), and its distance."""
+    nearest = np.empty(len(colors), dtype=np.int64)
+    distance = np.empty(len(colors), dtype=np.float32)
+    for start in range(0, len(colors), chunk):
+        dist = np.linalg.norm(colors[start : start + chunk, None, :] - palette[None, :, :], axis=2)
+        nearest[start : start + chunk] = dist.argmin(axis=1)
+        distance[start : start + chunk] = dist.min(axis=1)
+    return nearest, distance
+
+
+def _histogram(values: np.ndarray, length: int) -> np.ndarray:
+    """Counts of each integer value ``0..length-1`` (``np.bincount`` in chunks: no full-size int64 copy)."""
+    flat = np.asarray(values).reshape(-1)
+    counts = np.zeros(length, dtype=np.int64)
+    for start in range(0, flat.size, STRIP_PIXELS):
+        chunk = flat[start : start + STRIP_PIXELS].astype(np.intp, copy=False)
+        counts += np.bincount(chunk, minlength=length)[:length]
+    return counts
+
+
 def _isolated_artefacts(far: np.ndarray, max_fraction: float) -> bool:
     """True if the far-from-palette pixels are few and each lies near a palette-coloured pixel.
 
@@ -535,6 +608,6 @@ def get_label_space(name_or_path: str | Path | LabelSpace | None = None) -> Labe
 
 def iter_class_histogram(space: LabelSpace, ids: np.ndarray) -> Iterable[tuple[LabelClass, int]]:
     """(class, pixel count) for every class present in an id map, most frequent first."""
-    counts = np.bincount(np.asarray(ids, dtype=np.int64).ravel(), minlength=256)
+    counts = _histogram(ids, 256)
     present = [(c, int(counts[c.id])) for c in space.classes if counts[c.id] > 0]
     return sorted(present, key=lambda item: -item[1])
