@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import click
 
 from imsynth import __version__
@@ -21,6 +23,10 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 @click.version_option(__version__, prog_name="imsynth")
 def cli() -> None:
     """imsynth: learned photographic image synthesis from semantic layouts."""
+    from PIL import Image
+
+    # The commands check image sizes themselves (imsynth.data.imagefile) and say so clearly.
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 cli.add_command(data_group)
