@@ -165,11 +165,11 @@ def run_training(method, train_config, dataset, resume: bool) -> None:
     from imsynth.training.checkpoint import CheckpointError
     from imsynth.training.config import ConfigMismatchError
     from imsynth.training.distributed import DistributedSetupError, environment, shutdown_distributed
-    from imsynth.training.trainer import RunExistsError, TrainingDivergedError
+    from imsynth.training.trainer import RunExistsError, RunWriteError, TrainingDivergedError
 
     try:
         result = Trainer(method, train_config, dataset, resume=resume).fit()
-    except (RunExistsError, ConfigMismatchError, CheckpointError, DistributedSetupError) as exc:
+    except (RunExistsError, RunWriteError, ConfigMismatchError, CheckpointError, DistributedSetupError) as exc:
         raise click.ClickException(str(exc)) from None
     except TrainingDivergedError as exc:
         raise click.ClickException(f"training diverged: {exc}") from None

@@ -21,6 +21,7 @@ single ``generator.safetensors`` is enough to rebuild the model for inference
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -36,7 +37,7 @@ from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
-from imsynth.utils.io import atomic_write, fsync_dir, write_bytes, write_json
+from imsynth.utils.io import fsync_dir, write_bytes, write_json
 
 ConfigT = TypeVar("ConfigT")
 ModelT = TypeVar("ModelT", bound=nn.Module)
@@ -108,19 +109,34 @@ def save_checkpoint(
     if temp.exists():  # left over from an interrupted save
         shutil.rmtree(temp)
     temp.mkdir()
-
-    config_json = json.dumps(dict(config))
-    for model_name, model in models.items():
-        write_bytes(temp / f"{model_name}{WEIGHTS_SUFFIX}", _weights_bytes(model, config_json, model_name, step))
-    with atomic_write(temp / STATE_FILE, "wb") as handle:
-        torch.save({**state, "step": step, "config": dict(config), "models": list(models)}, handle)
-    fsync_dir(temp)
+    try:
+        _write_files(temp, step, models, state, config)
+    except BaseException:  # a full disk, say: the partial folder goes (it is never 'latest'), the error stays
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
 
     _replace_dir(temp, final)
     fsync_dir(root)
     write_json(root / LATEST_FILE, {"checkpoint": name, "step": step})
     prune_checkpoints(root, keep_last)
     return final
+
+
+def _write_files(
+    folder: Path, step: int, models: Mapping[str, nn.Module], state: Mapping[str, Any], config: Mapping[str, Any]
+) -> None:
+    """Every file of a checkpoint into ``folder``, each written atomically, then the folder synced.
+
+    The state is serialized in memory first, so a failing write (full disk) is one plain ``OSError``
+    rather than an error inside torch's zip writer.
+    """
+    config_json = json.dumps(dict(config))
+    for model_name, model in models.items():
+        write_bytes(folder / f"{model_name}{WEIGHTS_SUFFIX}", _weights_bytes(model, config_json, model_name, step))
+    buffer = io.BytesIO()
+    torch.save({**state, "step": step, "config": dict(config), "models": list(models)}, buffer)
+    write_bytes(folder / STATE_FILE, buffer.getvalue())
+    fsync_dir(folder)
 
 
 def _weights_bytes(model: nn.Module, config_json: str, model_name: str, step: int) -> bytes:

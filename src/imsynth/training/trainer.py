@@ -24,7 +24,10 @@ logged scalars are averaged over processes and rank 0 alone writes the run folde
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import math
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -51,6 +54,7 @@ from imsynth.training.optim import lr_factor, make_scheduler
 from imsynth.training.visualize import image_grid
 from imsynth.utils.config import save_config
 from imsynth.utils.device import autocast_dtype, describe_device, resolve_device
+from imsynth.utils.io import describe_os_error
 from imsynth.utils.seeding import (
     configure_determinism,
     get_rng_state,
@@ -60,7 +64,10 @@ from imsynth.utils.seeding import (
     set_rng_state,
 )
 
-__all__ = ["Trainer", "TrainResult", "TrainingDivergedError", "RunExistsError"]
+__all__ = ["Trainer", "TrainResult", "TrainingDivergedError", "RunExistsError", "RunWriteError"]
+
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO})
+"""``OSError`` numbers that mean the run folder cannot be written (full disk, read-only, ...)."""
 
 
 class TrainingDivergedError(RuntimeError):
@@ -69,6 +76,10 @@ class TrainingDivergedError(RuntimeError):
 
 class RunExistsError(RuntimeError):
     """A fresh run was started in an ``out_dir`` that already holds checkpoints."""
+
+
+class RunWriteError(RuntimeError):
+    """The run folder could not be written (full disk...); the message names the last complete checkpoint."""
 
 
 @dataclass
@@ -273,10 +284,16 @@ class Trainer:
                 f"in {self.checkpoint_dir} with resume=True"
             )
             raise
+        except OSError as error:
+            if error.errno not in WRITE_ERRNOS:
+                raise
+            raise RunWriteError(self._write_failure_message(error)) from None
         finally:
             progress.close()
             if logger is not None:
-                logger.close()
+                # after a write failure, closing (flushing) the logs may fail the same way: keep the first error
+                with contextlib.suppress(OSError) if sys.exc_info()[0] is not None else contextlib.nullcontext():
+                    logger.close()
             del batches, loader  # stops worker processes
 
         elapsed = time.monotonic() - start
@@ -339,6 +356,21 @@ class Trainer:
             f"training diverged at step {self.step + 1}: {name!r} is {value}. Nothing was saved "
             f"from this state; {kept}. Try a lower learning rate (now {lrs}), set grad_clip, "
             "or check the data for NaN/inf values."
+        )
+
+    def _write_failure_message(self, error: OSError) -> str:
+        """What failed, that nothing is lost, which checkpoint is the last complete one, how to resume."""
+        latest = find_latest(self.checkpoint_dir)
+        where = f" ({error.filename})" if error.filename else ""
+        kept = (
+            f"Nothing is lost: the last complete checkpoint is {latest} (step {int(latest.name.removeprefix('step_'))}). "
+            f"Free some space (or fix the folder), then resume: imsynth train {self.method.name} --resume {self.out_dir}"
+            if latest is not None
+            else "No checkpoint had been written yet; free some space (or fix the folder) and start the run again"
+        )
+        return (
+            f"{describe_os_error(error)} while writing the run folder {self.out_dir}{where} at step {self.step}. "
+            f"{kept}."
         )
 
     # ------------------------------------------------------------------ outputs
