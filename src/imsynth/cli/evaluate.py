@@ -211,7 +211,7 @@ def train_segmenter(
     index 255), Adam lr 1e-3, betas (0.9, 0.999); batch size 4 unless --batch-size is given.
     """
     from imsynth.data.datasets import CityscapesPairs, DatasetError
-    from imsynth.data.labels import get_label_space
+    from imsynth.data.labels import get_label_space, label_space_to_store
     from imsynth.evaluation.fcn_score import write_segmenter_validation
     from imsynth.methods.segmenter import SegmenterDataConfig, SegmenterMethod, SegmenterMethodConfig
     from imsynth.models.segmenter import SegmenterConfig
@@ -230,7 +230,9 @@ def train_segmenter(
                 model=SegmenterConfig(
                     num_classes=space.num_classes, width_multiplier=width_multiplier, height=size[0], width=size[1]
                 ),
-                data=SegmenterDataConfig(root=str(data_root), label_space=label_space, val_split=val_split),
+                data=SegmenterDataConfig(
+                    root=str(data_root), label_space=label_space_to_store(space), val_split=val_split
+                ),
             )
         dataset = CityscapesPairs(
             config.data.root,

@@ -96,6 +96,7 @@ def train_pix2pix(
     and decays linearly to zero over the second half.
     """
     from imsynth.data.datasets import DatasetError
+    from imsynth.data.labels import label_space_to_store
     from imsynth.losses.gan import GANLossConfig
     from imsynth.methods.pix2pix import (
         Pix2PixDataConfig,
@@ -135,7 +136,7 @@ def train_pix2pix(
                     root_b=data_b or "",
                     split=split,
                     direction=direction,
-                    label_space=label_space,  # type: ignore[arg-type]
+                    label_space=label_space_to_store(label_space),
                     load_size=load_size,
                     crop_size=crop_size,
                     flip=not no_flip,

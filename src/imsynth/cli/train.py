@@ -236,7 +236,7 @@ def train_crn(
 ) -> None:
     """Cascaded Refinement Network (Chen & Koltun 2017): label map -> k photographs."""
     from imsynth.data.datasets import CityscapesPairs, DatasetError
-    from imsynth.data.labels import get_label_space
+    from imsynth.data.labels import get_label_space, label_space_to_store
     from imsynth.methods.crn import CRNDataConfig, CRNMethod, CRNMethodConfig, PerceptualLossConfig
     from imsynth.models.backbones import WeightsNotFoundError
     from imsynth.models.crn import CRNConfig
@@ -259,7 +259,7 @@ def train_crn(
                     activation_checkpointing=activation_checkpointing,
                 ),
                 loss=PerceptualLossConfig(backbone=backbone, vgg_weights=vgg_weights),
-                data=CRNDataConfig(root=str(data_root), label_space=label_space),
+                data=CRNDataConfig(root=str(data_root), label_space=label_space_to_store(space)),
             )
         dataset = CityscapesPairs(
             config.data.root,

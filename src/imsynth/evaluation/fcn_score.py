@@ -27,10 +27,11 @@ import torch
 import torch.nn.functional as F
 
 from imsynth.data.cityscapes import find_pairs
-from imsynth.data.labels import LabelSpace, get_label_space
+from imsynth.data.labels import LabelSpace
 from imsynth.evaluation.runs import run_dir_of
 from imsynth.evaluation.segmentation_metrics import ConfusionMatrix, SegmentationScores
 from imsynth.models.segmenter import Segmenter
+from imsynth.inference.synthesizer import checkpoint_label_space
 from imsynth.training.checkpoint import load_method_checkpoint, restore_model
 from imsynth.utils.config import to_dict
 from imsynth.utils.io import write_json
@@ -102,10 +103,11 @@ def load_segmenter(checkpoint: str | Path, device: str = "auto") -> LoadedSegmen
         SegmenterMethodConfig,
         " (train one with `imsynth train segmenter --data DIR --out RUN`)",
     )
-    net = restore_model(Segmenter(config.model), "segmenter", loaded, device)
+    space = checkpoint_label_space(loaded, config.data.label_space)
+    net = restore_model(lambda: Segmenter(config.model), "segmenter", loaded, device, config.model)
     return LoadedSegmenter(
         net,
-        get_label_space(config.data.label_space),
+        space,
         loaded.step,
         Path(loaded.path),
         run_dir_of(checkpoint),

@@ -115,7 +115,7 @@ def load_colorizer(
     from imsynth.methods.colorizer import ColorizerMethodConfig
 
     loaded, config = load_method_checkpoint(checkpoint, "colorizer", ColorizerMethodConfig)
-    model = restore_model(ColorizerNet(config.model), "colorizer", loaded, device)
+    model = restore_model(lambda: ColorizerNet(config.model), "colorizer", loaded, device, config.model)
     return LoadedColorizer(model, decode or config.decode, loaded.step, loaded.path, work_size)
 
 

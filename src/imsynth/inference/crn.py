@@ -16,14 +16,18 @@ import torch
 
 from imsynth.data.cityscapes import parse_label_name
 from imsynth.data.label_files import LabelMapFile
-from imsynth.data.labels import DEFAULT_COLOR_TOLERANCE, LabelDecodeError, LabelSpace, get_label_space
+from imsynth.data.labels import DEFAULT_COLOR_TOLERANCE, LabelDecodeError, LabelSpace
 from imsynth.inference.batch import BatchItem, BatchReport, plan_items, run_batch
 from imsynth.models.crn import CRN
-from imsynth.training.checkpoint import load_method_checkpoint, restore_model
+from imsynth.inference.synthesizer import checkpoint_label_space
+from imsynth.training.checkpoint import CheckpointError, load_method_checkpoint, restore_model
 from imsynth.utils.images import tensor_to_uint8, tile_grid
 
 if TYPE_CHECKING:
     from imsynth.inference.synthesizer import LayoutSynthesizer
+
+MAX_GRID_PIXELS = 2048 * 4096
+"""Largest CRN grid (height x width) a checkpoint may ask for: the activations grow with it."""
 
 
 @dataclass
@@ -63,8 +67,15 @@ def load_crn(checkpoint: str | Path, device: str = "auto") -> LoadedCRN:
     from imsynth.methods.crn import CRNMethodConfig
 
     loaded, config = load_method_checkpoint(checkpoint, "crn", CRNMethodConfig)
-    model = restore_model(CRN(config.model), "generator", loaded, device)
-    return LoadedCRN(model, get_label_space(config.data.label_space), loaded.step, loaded.path, config.loss.backbone)
+    space = checkpoint_label_space(loaded, config.data.label_space)
+    grid = config.model.height * config.model.width
+    if grid > MAX_GRID_PIXELS:
+        raise CheckpointError(
+            f"{loaded.path}: the embedded run config asks for a {config.model.height}x{config.model.width} CRN; "
+            f"the largest this loader runs is {MAX_GRID_PIXELS:,} pixels (1024x2048 and 2048x4096 fit)"
+        )
+    model = restore_model(lambda: CRN(config.model), "generator", loaded, device, config.model)
+    return LoadedCRN(model, space, loaded.step, loaded.path, config.loss.backbone)
 
 
 def synthesis_outputs(name: Path, variants: int) -> list[Path]:

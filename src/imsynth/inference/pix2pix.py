@@ -31,8 +31,9 @@ from torch import Tensor, nn
 
 from imsynth.data.datasets import DatasetError, read_rgb
 from imsynth.data.label_files import LabelMapFile
-from imsynth.data.labels import DEFAULT_COLOR_TOLERANCE, LabelDecodeError, LabelSpace, get_label_space
+from imsynth.data.labels import DEFAULT_COLOR_TOLERANCE, LabelDecodeError, LabelSpace
 from imsynth.inference.batch import BatchItem, BatchReport, plan_items, run_batch
+from imsynth.inference.synthesizer import checkpoint_label_space
 from imsynth.models.pix2pix import build_generator, generator_test_mode, to_signed, to_unit
 from imsynth.training.checkpoint import CheckpointError, load_method_checkpoint, restore_model
 from imsynth.utils.images import tensor_to_uint8, uint8_to_tensor
@@ -190,11 +191,13 @@ def load_pix2pix(
     from imsynth.methods.pix2pix import Pix2PixMethodConfig
 
     loaded, config = load_method_checkpoint(checkpoint, "pix2pix", Pix2PixMethodConfig)
-    model = restore_model(build_generator(config.model.generator), "generator", loaded, device)
+    space = checkpoint_label_space(loaded, config.data.label_space)
+    generator = config.model.generator
+    model = restore_model(lambda: build_generator(generator), "generator", loaded, device, generator)
     return LoadedPix2Pix(
         model,
         config,
-        get_label_space(config.data.label_space),
+        space,
         loaded.step,
         loaded.path,
         test_dropout=test_dropout,

@@ -52,7 +52,7 @@ class CRNDataConfig:
 
     root: str = ""
     split: str = "train"
-    label_space: str = "cityscapes"
+    label_space: str | dict[str, Any] = "cityscapes"  # a built-in name or the space itself (never a path)
     flip: bool = True
 
 

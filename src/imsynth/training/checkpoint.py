@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -45,6 +46,7 @@ ModelT = TypeVar("ModelT", bound=nn.Module)
 __all__ = [
     "load_method_checkpoint",
     "restore_model",
+    "load_latest_complete",
     "Checkpoint",
     "CheckpointError",
     "CHECKPOINTS_DIR",
@@ -261,8 +263,8 @@ def _load_dir(folder: Path, map_location: str | torch.device) -> Checkpoint:
         state = torch.load(state_path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises many types for truncated/corrupt pickles
         raise CheckpointError(
-            f"{state_path} is corrupt or truncated ({type(error).__name__}: {error}); "
-            "delete this checkpoint folder to fall back to an older one"
+            f"{state_path} is corrupt or truncated ({_load_failure(error)}); resuming falls back to the previous "
+            "checkpoint by itself; to use this folder elsewhere, delete it"
         ) from error
     if not isinstance(state, dict) or not {"step", "config", "models"} <= set(state):
         raise CheckpointError(f"{state_path} is not an imsynth training state")
@@ -273,6 +275,47 @@ def _load_dir(folder: Path, map_location: str | torch.device) -> Checkpoint:
             raise CheckpointError(f"checkpoint {folder} is incomplete: {file.name} is missing")
         weights[name] = _load_weights(file, map_location)
     return Checkpoint(folder, int(state["step"]), state["config"], weights, state)
+
+
+def _load_failure(error: BaseException) -> str:
+    """Why ``torch.load`` failed, in one sentence and without torch's advice to load unsafely."""
+    text = str(error)
+    if "WeightsUnpickler error:" in text:  # a pickle holding more than tensors and plain data
+        detail = text.split("WeightsUnpickler error:", 1)[1].strip().split(". ")[0]
+        return f"it holds objects a training state never holds: {detail}"
+    first = text.strip().split(". ")[0].splitlines()[0] if text.strip() else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
+def load_latest_complete(
+    root: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[Checkpoint | None, list[str]]:
+    """The newest checkpoint under ``root`` that loads, and one note per newer one that did not.
+
+    Tries the one ``latest`` names, then the others newest first: a truncated or corrupt latest
+    checkpoint (a crash while copying, a bad disk) falls back to the previous complete one.
+    ``(None, [])`` when there is no checkpoint; :class:`CheckpointError` listing every failure when
+    none loads.
+    """
+    root = Path(root)
+    try:
+        latest = find_latest(root)
+    except CheckpointError:  # a corrupt 'latest' pointer: the folders themselves decide
+        latest = None
+    newest_first = [folder for _, folder in sorted(_complete_checkpoints(root), key=lambda item: -item[0])]
+    candidates = ([latest] if latest is not None else []) + [f for f in newest_first if f != latest]
+    failures = []
+    for folder in candidates:
+        try:
+            checkpoint = _load_dir(folder, map_location)
+        except CheckpointError as error:
+            failures.append(f"{folder.name} is unusable ({error})")
+            continue
+        return checkpoint, [f"{failure}; resumed from {folder.name} instead" for failure in failures]
+    if failures:
+        listing = "\n  ".join(failures)
+        raise CheckpointError(f"no complete checkpoint in {root} can be loaded:\n  {listing}")
+    return None, []
 
 
 def _load_weights(file: Path, map_location: str | torch.device) -> dict[str, torch.Tensor]:
@@ -356,12 +399,78 @@ def load_method_checkpoint(
     loaded = load_checkpoint(path)
     if loaded.config.get("method") != method:
         raise CheckpointError(f"{path} holds a {loaded.config.get('method')!r} model, not a {method} model{hint}")
-    return loaded, from_dict(config_class, loaded.config["method_config"])
+    try:
+        return loaded, from_dict(config_class, loaded.config["method_config"])
+    except (ValueError, KeyError, TypeError) as error:  # ConfigError is a ValueError
+        raise CheckpointError(
+            f"{path}: the embedded run config is invalid ({error}); the file was edited or written by an "
+            "incompatible version of imsynth"
+        ) from None
 
 
-def restore_model(model: ModelT, name: str, checkpoint: Checkpoint, device: str | torch.device = "cpu") -> ModelT:
-    """``model`` with the checkpoint's weights for ``name``, on ``device``, in eval mode."""
+MAX_MODEL_PARAMETERS = 2_000_000_000
+"""Most numbers a checkpoint's config may ask one model to hold (8 GB as float32)."""
+
+
+def restore_model(
+    build: ModelT | Callable[[], ModelT],
+    name: str,
+    checkpoint: Checkpoint,
+    device: str | torch.device = "cpu",
+    config: Any = None,
+) -> ModelT:
+    """The model ``build()`` makes, with the checkpoint's weights for ``name``, on ``device``, in eval mode.
+
+    ``build`` runs first on PyTorch's meta device, which allocates nothing: a config (``config``,
+    named in messages) that asks for more than :data:`MAX_MODEL_PARAMETERS` numbers, or for other
+    tensors than the file holds, is refused before any memory is spent. (A built module is
+    accepted too, unchecked.)
+    """
     from imsynth.utils.device import resolve_device
 
+    if isinstance(build, nn.Module):
+        model = build
+    else:
+        with torch.device("meta"):
+            skeleton = _build(build, checkpoint, config)
+        _check_against_weights(skeleton, name, checkpoint, config)
+        model = _build(build, checkpoint, config)
     load_weights_into({name: model}, checkpoint)
     return model.to(resolve_device(str(device))).eval()
+
+
+def _build(build: Callable[[], ModelT], checkpoint: Checkpoint, config: Any) -> ModelT:
+    try:
+        return build()
+    except (ValueError, TypeError, RuntimeError) as error:
+        raise CheckpointError(
+            f"{checkpoint.path}: the embedded run config does not describe a model that can be built ({error})"
+            + (f"; model config {config}" if config is not None else "")
+        ) from None
+
+
+def _check_against_weights(skeleton: nn.Module, name: str, checkpoint: Checkpoint, config: Any) -> None:
+    """Refuse a model (built on the meta device) too large, or whose tensors differ from the file's."""
+    if name not in checkpoint.weights:
+        raise CheckpointError(
+            f"checkpoint {checkpoint.path} has no weights for {name!r}; it holds {sorted(checkpoint.weights)}"
+        )
+    wanted = {key: tuple(value.shape) for key, value in skeleton.state_dict().items()}
+    stored = {key: tuple(value.shape) for key, value in checkpoint.weights[name].items()}
+    size = sum(math.prod(shape) for shape in wanted.values())
+    problems = [f"{key} is missing" for key in wanted if key not in stored]
+    problems += [f"{key} is not part of the model" for key in stored if key not in wanted]
+    problems += [
+        f"{key} is {stored[key]} in the file, {wanted[key]} in the model"
+        for key in wanted.keys() & stored.keys()
+        if wanted[key] != stored[key]
+    ]
+    if problems or size > MAX_MODEL_PARAMETERS:
+        shown = "; ".join(sorted(problems)[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+        detail = shown if problems else f"over the limit of {MAX_MODEL_PARAMETERS:,}"
+        held = sum(math.prod(shape) for shape in stored.values())
+        raise CheckpointError(
+            f"{checkpoint.path}: the embedded run config and the weights in the file do not match: the config asks "
+            f"for a {size:,}-number {name}, the file holds {held:,} numbers ({detail})"
+            + (f"; model config {config}" if config is not None else "")
+        )

@@ -41,7 +41,7 @@ from imsynth.training import distributed
 from imsynth.training.checkpoint import (
     CHECKPOINTS_DIR,
     find_latest,
-    load_checkpoint,
+    load_latest_complete,
     load_weights_into,
     save_checkpoint,
 )
@@ -173,11 +173,11 @@ class Trainer:
 
     def _resume(self) -> None:
         """Restore weights, optimizer/scheduler states, data position and (later, in fit) RNGs."""
-        latest = find_latest(self.checkpoint_dir)
-        if latest is None:
+        checkpoint, skipped = load_latest_complete(self.checkpoint_dir)  # a broken latest falls back
+        if checkpoint is None:
             self._notes.append(f"no checkpoint in {self.out_dir} to resume, starting from step 0")
             return
-        checkpoint = load_checkpoint(latest)
+        self._notes += skipped
         check_resume_compatible(checkpoint.config, self.run_config, self.out_dir)
         state = checkpoint.state
         assert state is not None  # a checkpoint folder always has its training state
@@ -200,7 +200,7 @@ class Trainer:
             )
         self._rng_to_restore = self._rank_rng_state(state, checkpoint.step)
         self._last_saved_step = self.step
-        self.resumed_from = latest
+        self.resumed_from = checkpoint.path
 
     def _rank_rng_state(self, state: dict[str, Any], step: int) -> dict[str, Any] | None:
         """This process's saved RNG state; a rank the checkpoint did not have gets fresh streams."""
@@ -362,12 +362,14 @@ class Trainer:
         """What failed, that nothing is lost, which checkpoint is the last complete one, how to resume."""
         latest = find_latest(self.checkpoint_dir)
         where = f" ({error.filename})" if error.filename else ""
-        kept = (
-            f"Nothing is lost: the last complete checkpoint is {latest} (step {int(latest.name.removeprefix('step_'))}). "
-            f"Free some space (or fix the folder), then resume: imsynth train {self.method.name} --resume {self.out_dir}"
-            if latest is not None
-            else "No checkpoint had been written yet; free some space (or fix the folder) and start the run again"
-        )
+        if latest is None:
+            kept = "No checkpoint had been written yet; free some space (or fix the folder) and start the run again"
+        else:
+            step = int(latest.name.removeprefix("step_"))
+            kept = (
+                f"Nothing is lost: the last complete checkpoint is {latest} (step {step}). Free some space (or fix "
+                f"the folder), then resume: imsynth train {self.method.name} --resume {self.out_dir}"
+            )
         return (
             f"{describe_os_error(error)} while writing the run folder {self.out_dir}{where} at step {self.step}. "
             f"{kept}."
