@@ -262,10 +262,7 @@ def _load_dir(folder: Path, map_location: str | torch.device) -> Checkpoint:
     try:
         state = torch.load(state_path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises many types for truncated/corrupt pickles
-        raise CheckpointError(
-            f"{state_path} is corrupt or truncated ({_load_failure(error)}); resuming falls back to the previous "
-            "checkpoint by itself; to use this folder elsewhere, delete it"
-        ) from error
+        raise CheckpointError(f"{state_path} is corrupt or truncated ({_load_failure(error)}){_OLDER_HINT}") from error
     if not isinstance(state, dict) or not {"step", "config", "models"} <= set(state):
         raise CheckpointError(f"{state_path} is not an imsynth training state")
     weights = {}
@@ -275,6 +272,9 @@ def _load_dir(folder: Path, map_location: str | torch.device) -> Checkpoint:
             raise CheckpointError(f"checkpoint {folder} is incomplete: {file.name} is missing")
         weights[name] = _load_weights(file, map_location)
     return Checkpoint(folder, int(state["step"]), state["config"], weights, state)
+
+
+_OLDER_HINT = "; delete this checkpoint folder to use an older one (--resume does so by itself)"
 
 
 def _load_failure(error: BaseException) -> str:
@@ -309,7 +309,7 @@ def load_latest_complete(
         try:
             checkpoint = _load_dir(folder, map_location)
         except CheckpointError as error:
-            failures.append(f"{folder.name} is unusable ({error})")
+            failures.append(f"{folder.name} is unusable ({str(error).removesuffix(_OLDER_HINT)})")
             continue
         return checkpoint, [f"{failure}; resumed from {folder.name} instead" for failure in failures]
     if failures:
