@@ -191,6 +191,20 @@ def test_a_config_asking_for_a_huge_model_is_refused_before_allocating(crn_run, 
     assert "do not match" in last and "width_multiplier=64" in last
 
 
+def test_the_shape_check_costs_no_memory(crn_run):
+    """The meta-device build skips weight initialisation: PyTorch's compiler stack (~70 MB) stays unloaded."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from imsynth.inference.crn import load_crn; load_crn(sys.argv[1], 'cpu'); "
+        "print(sorted(m for m in ('torch._dynamo', 'sympy') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(crn_run)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
+
+
 def test_weights_that_do_not_fit_the_config_are_named(crn_run, tmp_path):
     from imsynth.inference.crn import load_crn
     from imsynth.training.checkpoint import CheckpointError

@@ -37,6 +37,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from imsynth.utils.io import fsync_dir, write_bytes, write_json
 
@@ -431,12 +432,25 @@ def restore_model(
     if isinstance(build, nn.Module):
         model = build
     else:
-        with torch.device("meta"):
+        with torch.device("meta"), _ShapesOnly():
             skeleton = _build(build, checkpoint, config)
         _check_against_weights(skeleton, name, checkpoint, config)
         model = _build(build, checkpoint, config)
     load_weights_into({name: model}, checkpoint)
     return model.to(resolve_device(str(device))).eval()
+
+
+class _ShapesOnly(TorchFunctionMode):
+    """Skips weight initialisation while a model is built on the meta device: only shapes matter there,
+    and PyTorch's meta versions of some init ops (``normal_``) import its compiler stack (~70 MB)."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        if getattr(func, "__module__", None) == "torch.nn.init" or getattr(func, "__name__", "") in _RANDOM_FILLS:
+            return args[0] if args else (kwargs or {}).get("tensor")
+        return func(*args, **(kwargs or {}))
+
+
+_RANDOM_FILLS = frozenset({"normal_", "uniform_", "bernoulli_", "exponential_", "random_", "geometric_"})
 
 
 def _build(build: Callable[[], ModelT], checkpoint: Checkpoint, config: Any) -> ModelT:
