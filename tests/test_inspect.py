@@ -102,10 +102,10 @@ def test_a_large_map_is_decoded_in_bounded_memory(tmp_path: Path, form: str, mon
     import tracemalloc
 
     from conftest import random_layout
-    from imsynth.data import labels
+    from imsynth.data import strips
     from imsynth.data.labels import iter_class_histogram
 
-    monkeypatch.setattr(labels, "STRIP_PIXELS", 1 << 14, raising=False)
+    monkeypatch.setattr(strips, "STRIP_PIXELS", 1 << 14)
     ids = random_layout(np.random.default_rng(0), (1500, 2000))
     ids[:40, :40] = 0  # some void
     image = {"colour": CITYSCAPES.colorize(ids), "ids": ids}.get(form)

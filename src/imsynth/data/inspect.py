@@ -5,7 +5,7 @@ Cityscapes-format dataset roots (recognised by ``leftImg8bit/``, ``gtFine/`` or 
 dataset roots it also pairs photos with maps and compares their sizes. The result is an
 :class:`InspectionReport`; :func:`run_inspect` prints it and turns it into an exit code.
 
-Memory: maps are decoded in strips of rows (:data:`imsynth.data.labels.STRIP_PIXELS`), so a map
+Memory: maps are decoded in strips of rows (:data:`imsynth.data.strips.STRIP_PIXELS`), so a map
 costs about 4 bytes per pixel beyond Pillow's own copy (8000 x 8000: 0.75 GB in all, was 3 GB);
 maps over :data:`imsynth.data.imagefile.MAX_IMAGE_PIXELS` (89 megapixels) are refused from their
 header as unreadable.

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -30,6 +30,15 @@ import torch
 from PIL import Image
 
 from imsynth.data.imagefile import ImageReadError, open_image
+from imsynth.data.strips import (
+    color_counts,
+    histogram,
+    image_array,
+    nearest_colors,
+    pack_rgb,
+    row_strips,
+    unpack_rgb,
+)
 
 IGNORE_INDEX = 255
 DEFAULT_COLOR_TOLERANCE = 40.0
@@ -190,7 +199,7 @@ class LabelSpace:
                 f"id map has values outside 0..255 (min {arr.min()}, max {arr.max()}); "
                 f"label space {self.name!r} uses ids {sorted(c.id for c in self.classes)}"
             )
-        counts = _histogram(arr, 256)
+        counts = histogram(arr, 256)
         bad = ~self._valid_ids & (counts > 0)
         if bad.any():
             values = np.flatnonzero(bad)
@@ -222,14 +231,14 @@ class LabelSpace:
         rgb = np.asarray(rgb)
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise LabelDecodeError(f"expected an HxWx3 colour map, got shape {rgb.shape}")
-        unique, counts = _color_counts(rgb)
+        unique, counts = color_counts(rgb)
         pal_colors, pal_ids = self.palette
-        nearest, distance = _nearest(_unpack(unique), pal_colors.astype(np.float32))
+        nearest, distance = nearest_colors(unpack_rgb(unique), pal_colors.astype(np.float32))
         too_far = distance > tolerance
         ids = np.empty(rgb.shape[:2], dtype=np.uint8)
         far = np.zeros(rgb.shape[:2], dtype=bool) if too_far.any() else None
-        for rows in _row_strips(rgb.shape[0], rgb.shape[1]):
-            index = np.searchsorted(unique, _pack(rgb[rows]))
+        for rows in row_strips(rgb.shape[0], rgb.shape[1]):
+            index = np.searchsorted(unique, pack_rgb(rgb[rows]))
             ids[rows] = pal_ids[nearest[index]]
             if far is not None:
                 far[rows] = too_far[index]
@@ -238,7 +247,7 @@ class LabelSpace:
             far_idx = far_idx[np.argsort(-counts[far_idx], kind="stable")]
             n_bad, total = int(counts[far_idx].sum()), int(ids.size)
             listed = ", ".join(
-                f"#{int(unique[i]):06x} {tuple(int(v) for v in _unpack(unique[i : i + 1])[0])} ({int(counts[i])} px)"
+                f"#{int(unique[i]):06x} {tuple(int(v) for v in unpack_rgb(unique[i : i + 1])[0])} ({int(counts[i])} px)"
                 for i in far_idx[:5]
             )
             raise LabelDecodeError(
@@ -279,7 +288,7 @@ class LabelSpace:
         """
         mode = image.mode
         if mode == "P" and kind != "color":
-            indices = _image_array(image)
+            indices = image_array(image)
             raw = image.getpalette() or []
             palette = np.zeros((256, 3), dtype=np.uint8)
             palette.reshape(-1)[: min(len(raw), 768)] = raw[:768]
@@ -293,31 +302,31 @@ class LabelSpace:
         if mode in ("L", "I", "I;16", "I;16B", "F", "1"):
             if kind == "color":
                 return self.decode_colors(np.repeat(np.asarray(image.convert("L"))[..., None], 3, axis=2), tolerance)
-            ids = _image_array(image)
+            ids = image_array(image)
             if ids.dtype.kind == "f" and not np.all(ids == np.round(ids)):
                 raise LabelDecodeError("floating-point label map with fractional values: save ids as integers")
             self.check_ids(ids)
             return ids.astype(np.uint8, copy=False)
         if mode in ("LA", "PA", "RGBA", "La"):
             rgba = image if mode == "RGBA" else image.convert("RGBA")
-            transparent = _image_array(rgba.getchannel("A")) < 128
-            rgb = _image_array(rgba.convert("RGB"))
+            transparent = image_array(rgba.getchannel("A")) < 128
+            rgb = image_array(rgba.convert("RGB"))
             if transparent.any() and not transparent.all():
                 # Transparent pixels often hold junk colours: give them the commonest opaque colour so
                 # they neither fail decoding nor change whether the map reads as ids; they become void.
-                colors, counts = _color_counts(rgb, ~transparent)
-                rgb[transparent] = _unpack(colors[counts.argmax() : counts.argmax() + 1])[0]
+                colors, counts = color_counts(rgb, ~transparent)
+                rgb[transparent] = unpack_rgb(colors[counts.argmax() : counts.argmax() + 1])[0]
             elif transparent.all():
                 rgb[...] = self._id_to_color_lut[self.void_id]
             ids = self._decode_rgb(rgb, kind, tolerance)
             ids[transparent] = self.void_id
             return ids
-        return self._decode_rgb(_image_array(image if mode == "RGB" else image.convert("RGB")), kind, tolerance)
+        return self._decode_rgb(image_array(image if mode == "RGB" else image.convert("RGB")), kind, tolerance)
 
     def _decode_rgb(self, rgb: np.ndarray, kind: MapKind, tolerance: float) -> np.ndarray:
         gray = all(
             np.array_equal(rgb[rows, :, 0], rgb[rows, :, 1]) and np.array_equal(rgb[rows, :, 1], rgb[rows, :, 2])
-            for rows in _row_strips(rgb.shape[0], rgb.shape[1])
+            for rows in row_strips(rgb.shape[0], rgb.shape[1])
         )
         if kind == "ids" or (kind == "auto" and gray and not self._all_palette_colors(rgb)):
             ids = rgb[..., 0]
@@ -326,8 +335,8 @@ class LabelSpace:
         return self.decode_colors(rgb, tolerance)
 
     def _all_palette_colors(self, rgb: np.ndarray) -> bool:
-        colors, _ = _color_counts(rgb)
-        return bool(np.isin(colors, _pack(self.palette[0])).all())
+        colors, _ = color_counts(rgb)
+        return bool(np.isin(colors, pack_rgb(self.palette[0])).all())
 
     def load(
         self, path: str | Path, *, kind: MapKind = "auto", tolerance: float = DEFAULT_COLOR_TOLERANCE
@@ -443,72 +452,6 @@ class LabelSpace:
             return cls.from_dict(data)
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"label-space file {path}: {exc}") from None
-
-
-STRIP_PIXELS = 1 << 18
-"""Pixels a decoding step handles at once: a huge map is decoded in strips of rows this large."""
-
-
-def _row_strips(height: int, width: int) -> Iterator[slice]:
-    """Row slices of about :data:`STRIP_PIXELS` pixels covering ``height`` rows."""
-    step = max(1, STRIP_PIXELS // max(1, width))
-    for top in range(0, height, step):
-        yield slice(top, min(height, top + step))
-
-
-def _image_array(image: Image.Image) -> np.ndarray:
-    """``np.array(image)``, converted in strips of rows: no full-size temporary copy of the pixels."""
-    width, height = image.size
-    first = np.asarray(image.crop((0, 0, width, 1)))
-    array = np.empty((height, width, *first.shape[2:]), dtype=first.dtype)
-    for rows in _row_strips(height, width):
-        array[rows] = np.asarray(image.crop((0, rows.start, width, rows.stop)))
-    return array
-
-
-def _pack(rgb: np.ndarray) -> np.ndarray:
-    """``...x3`` uint8 colours -> int32 ``0xRRGGBB``."""
-    return (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2]
-
-
-def _unpack(packed: np.ndarray) -> np.ndarray:
-    """int32 ``0xRRGGBB`` -> ``Nx3`` float32 colours."""
-    return np.stack([(packed >> 16) & 255, (packed >> 8) & 255, packed & 255], axis=1).astype(np.float32)
-
-
-def _color_counts(rgb: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct packed colours of an ``HxWx3`` map (where ``mask``), sorted, and their pixel counts."""
-    parts = []
-    for rows in _row_strips(rgb.shape[0], rgb.shape[1]):
-        packed = _pack(rgb[rows]) if mask is None else _pack(rgb[rows][mask[rows]])
-        parts.append(np.unique(packed, return_counts=True))
-    values = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int32)
-    unique, inverse = np.unique(values, return_inverse=True)
-    counts = np.bincount(
-        inverse, weights=np.concatenate([p[1] for p in parts]) if parts else None, minlength=len(unique)
-    )
-    return unique, counts.astype(np.int64)
-
-
-def _nearest(colors: np.ndarray, palette: np.ndarray, chunk: int = 1 << 16) -> tuple[np.ndarray, np.ndarray]:
-    """Index of the nearest palette colour for each colour (``Nx3`` float32), and its distance."""
-    nearest = np.empty(len(colors), dtype=np.int64)
-    distance = np.empty(len(colors), dtype=np.float32)
-    for start in range(0, len(colors), chunk):
-        dist = np.linalg.norm(colors[start : start + chunk, None, :] - palette[None, :, :], axis=2)
-        nearest[start : start + chunk] = dist.argmin(axis=1)
-        distance[start : start + chunk] = dist.min(axis=1)
-    return nearest, distance
-
-
-def _histogram(values: np.ndarray, length: int) -> np.ndarray:
-    """Counts of each integer value ``0..length-1`` (``np.bincount`` in chunks: no full-size int64 copy)."""
-    flat = np.asarray(values).reshape(-1)
-    counts = np.zeros(length, dtype=np.int64)
-    for start in range(0, flat.size, STRIP_PIXELS):
-        chunk = flat[start : start + STRIP_PIXELS].astype(np.intp, copy=False)
-        counts += np.bincount(chunk, minlength=length)[:length]
-    return counts
 
 
 def _isolated_artefacts(far: np.ndarray, max_fraction: float) -> bool:
@@ -638,6 +581,6 @@ def stored_label_space(value: StoredLabelSpace) -> LabelSpace:
 
 def iter_class_histogram(space: LabelSpace, ids: np.ndarray) -> Iterable[tuple[LabelClass, int]]:
     """(class, pixel count) for every class present in an id map, most frequent first."""
-    counts = _histogram(ids, 256)
+    counts = histogram(ids, 256)
     present = [(c, int(counts[c.id])) for c in space.classes if counts[c.id] > 0]
     return sorted(present, key=lambda item: -item[1])

@@ -30,9 +30,10 @@ from imsynth.data.cityscapes import find_pairs
 from imsynth.data.labels import LabelSpace
 from imsynth.evaluation.runs import run_dir_of
 from imsynth.evaluation.segmentation_metrics import ConfusionMatrix, SegmentationScores
-from imsynth.models.segmenter import Segmenter
 from imsynth.inference.synthesizer import checkpoint_label_space
-from imsynth.training.checkpoint import load_method_checkpoint, restore_model
+from imsynth.models.segmenter import Segmenter
+from imsynth.training.checkpoint import load_method_checkpoint
+from imsynth.training.restore import restore_model
 from imsynth.utils.config import to_dict
 from imsynth.utils.io import write_json
 

@@ -27,7 +27,8 @@ from imsynth.data.datasets import IMAGE_EXTENSIONS, list_images
 from imsynth.data.imagefile import ImageReadError, open_image
 from imsynth.inference.batch import BatchItem, BatchReport, plan_items, run_batch
 from imsynth.models.colorizer import SIZE_MULTIPLE, ColorizerNet
-from imsynth.training.checkpoint import load_method_checkpoint, restore_model
+from imsynth.training.checkpoint import load_method_checkpoint
+from imsynth.training.restore import restore_model
 from imsynth.utils.images import tensor_to_uint8, uint8_to_tensor
 
 __all__ = [

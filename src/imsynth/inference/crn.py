@@ -18,9 +18,10 @@ from imsynth.data.cityscapes import parse_label_name
 from imsynth.data.label_files import LabelMapFile
 from imsynth.data.labels import DEFAULT_COLOR_TOLERANCE, LabelDecodeError, LabelSpace
 from imsynth.inference.batch import BatchItem, BatchReport, plan_items, run_batch
-from imsynth.models.crn import CRN
 from imsynth.inference.synthesizer import checkpoint_label_space
-from imsynth.training.checkpoint import CheckpointError, load_method_checkpoint, restore_model
+from imsynth.models.crn import CRN
+from imsynth.training.checkpoint import CheckpointError, load_method_checkpoint
+from imsynth.training.restore import restore_model
 from imsynth.utils.images import tensor_to_uint8, tile_grid
 
 if TYPE_CHECKING:

@@ -42,7 +42,7 @@ _LOADERS = {
 
 
 def checkpoint_label_space(checkpoint: Checkpoint, value: Any) -> LabelSpace:
-    """The label space a checkpoint's config stores (a built-in name or the space itself), as a :class:`CheckpointError`."""
+    """The label space a checkpoint config stores (a built-in name or the space); errors as :class:`CheckpointError`."""
     from imsynth.training.checkpoint import CheckpointError
 
     try:

@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import os
 import re
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,16 +36,13 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 from torch import nn
-from torch.overrides import TorchFunctionMode
 
 from imsynth.utils.io import fsync_dir, write_bytes, write_json
 
 ConfigT = TypeVar("ConfigT")
-ModelT = TypeVar("ModelT", bound=nn.Module)
 
 __all__ = [
     "load_method_checkpoint",
-    "restore_model",
     "load_latest_complete",
     "Checkpoint",
     "CheckpointError",
@@ -407,84 +403,3 @@ def load_method_checkpoint(
             f"{path}: the embedded run config is invalid ({error}); the file was edited or written by an "
             "incompatible version of imsynth"
         ) from None
-
-
-MAX_MODEL_PARAMETERS = 2_000_000_000
-"""Most numbers a checkpoint's config may ask one model to hold (8 GB as float32)."""
-
-
-def restore_model(
-    build: ModelT | Callable[[], ModelT],
-    name: str,
-    checkpoint: Checkpoint,
-    device: str | torch.device = "cpu",
-    config: Any = None,
-) -> ModelT:
-    """The model ``build()`` makes, with the checkpoint's weights for ``name``, on ``device``, in eval mode.
-
-    ``build`` runs first on PyTorch's meta device, which allocates nothing: a config (``config``,
-    named in messages) that asks for more than :data:`MAX_MODEL_PARAMETERS` numbers, or for other
-    tensors than the file holds, is refused before any memory is spent. (A built module is
-    accepted too, unchecked.)
-    """
-    from imsynth.utils.device import resolve_device
-
-    if isinstance(build, nn.Module):
-        model = build
-    else:
-        with torch.device("meta"), _ShapesOnly():
-            skeleton = _build(build, checkpoint, config)
-        _check_against_weights(skeleton, name, checkpoint, config)
-        model = _build(build, checkpoint, config)
-    load_weights_into({name: model}, checkpoint)
-    return model.to(resolve_device(str(device))).eval()
-
-
-class _ShapesOnly(TorchFunctionMode):
-    """Skips weight initialisation while a model is built on the meta device: only shapes matter there,
-    and PyTorch's meta versions of some init ops (``normal_``) import its compiler stack (~70 MB)."""
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
-        if getattr(func, "__module__", None) == "torch.nn.init" or getattr(func, "__name__", "") in _RANDOM_FILLS:
-            return args[0] if args else (kwargs or {}).get("tensor")
-        return func(*args, **(kwargs or {}))
-
-
-_RANDOM_FILLS = frozenset({"normal_", "uniform_", "bernoulli_", "exponential_", "random_", "geometric_"})
-
-
-def _build(build: Callable[[], ModelT], checkpoint: Checkpoint, config: Any) -> ModelT:
-    try:
-        return build()
-    except (ValueError, TypeError, RuntimeError) as error:
-        raise CheckpointError(
-            f"{checkpoint.path}: the embedded run config does not describe a model that can be built ({error})"
-            + (f"; model config {config}" if config is not None else "")
-        ) from None
-
-
-def _check_against_weights(skeleton: nn.Module, name: str, checkpoint: Checkpoint, config: Any) -> None:
-    """Refuse a model (built on the meta device) too large, or whose tensors differ from the file's."""
-    if name not in checkpoint.weights:
-        raise CheckpointError(
-            f"checkpoint {checkpoint.path} has no weights for {name!r}; it holds {sorted(checkpoint.weights)}"
-        )
-    wanted = {key: tuple(value.shape) for key, value in skeleton.state_dict().items()}
-    stored = {key: tuple(value.shape) for key, value in checkpoint.weights[name].items()}
-    size = sum(math.prod(shape) for shape in wanted.values())
-    problems = [f"{key} is missing" for key in wanted if key not in stored]
-    problems += [f"{key} is not part of the model" for key in stored if key not in wanted]
-    problems += [
-        f"{key} is {stored[key]} in the file, {wanted[key]} in the model"
-        for key in wanted.keys() & stored.keys()
-        if wanted[key] != stored[key]
-    ]
-    if problems or size > MAX_MODEL_PARAMETERS:
-        shown = "; ".join(sorted(problems)[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
-        detail = shown if problems else f"over the limit of {MAX_MODEL_PARAMETERS:,}"
-        held = sum(math.prod(shape) for shape in stored.values())
-        raise CheckpointError(
-            f"{checkpoint.path}: the embedded run config and the weights in the file do not match: the config asks "
-            f"for a {size:,}-number {name}, the file holds {held:,} numbers ({detail})"
-            + (f"; model config {config}" if config is not None else "")
-        )
