@@ -1,6 +1,11 @@
 # imsynth: the two set-up commands (README "Quick start").
 #   make demo  - virtual environment + install + the main job on the embedded street-scene data
 #   make test  - virtual environment + install + the test suite (what CI runs)
+# The habits (what .ci/run checks besides the tests):
+#   make lint       - ruff check and ruff format --check
+#   make typecheck  - mypy over src/ (settings in pyproject.toml)
+#   make test-fast  - the tests not marked slow
+#   make hooks      - install the git hooks of .pre-commit-config.yaml
 # torch is installed first and pinned, so pip never resolves a newer (multi-GB CUDA) build.
 PYTHON ?= python3
 VENV   ?= .venv
@@ -8,7 +13,7 @@ TORCH_SPEC ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.imsynth-installed
 
-.PHONY: demo test venv bench clean
+.PHONY: demo test test-fast lint typecheck hooks venv bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,7 +28,20 @@ demo: $(STAMP)
 	$(VENV)/bin/imsynth demo --out runs/demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+hooks: $(STAMP)
+	$(VENV)/bin/pre-commit install
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

@@ -25,11 +25,7 @@ from imsynth.models.backbones import build_feature_extractor
 from imsynth.models.crn import CRN, CRNConfig
 from imsynth.utils.device import resolve_device
 from imsynth.utils.profiling import count_flops, measure_peak_gemm_flops, peak_rss_bytes, time_call
-
-
-def _size(text: str) -> tuple[int, int]:
-    h, w = text.lower().split("x")
-    return int(h), int(w)
+from imsynth.utils.sizes import parse_size
 
 
 def bench_training(size, multiplier, variants, device, repeats):
@@ -95,10 +91,10 @@ def bench_synthesis(size, device):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", type=_size, default=(256, 512))
+    parser.add_argument("--size", type=parse_size, default=(256, 512))
     parser.add_argument("--multipliers", default="1,0.0625")
     parser.add_argument("--variants", type=int, default=9)
-    parser.add_argument("--synth-size", type=_size, default=(1024, 2048))
+    parser.add_argument("--synth-size", type=parse_size, default=(1024, 2048))
     parser.add_argument("--skip-synth", action="store_true")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--device", default="auto")

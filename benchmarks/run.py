@@ -42,16 +42,13 @@ from pathlib import Path
 
 import torch
 
+from imsynth.utils.sizes import parse_size
+
 OPTIONS = ("eager", "channels_last", "bf16", "compile")
 MODELS = ("crn", "pix2pix", "colorizer")
 
 
 # ----------------------------------------------------------------------------- child: one measurement
-
-
-def _size(text: str) -> tuple[int, int]:
-    height, width = text.lower().split("x")
-    return int(height), int(width)
 
 
 def build(model: str, args: argparse.Namespace, device: torch.device):
@@ -268,9 +265,9 @@ def main() -> None:
     )
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--options", default=",".join(OPTIONS))
-    parser.add_argument("--crn-size", type=_size, default=None, help="HxW (default: 256x512 GPU, 128x256 CPU)")
+    parser.add_argument("--crn-size", type=parse_size, default=None, help="HxW (default: 256x512 GPU, 128x256 CPU)")
     parser.add_argument("--crn-width", type=float, default=1.0)
-    parser.add_argument("--synth-size", type=_size, default=(1024, 2048))
+    parser.add_argument("--synth-size", type=parse_size, default=(1024, 2048))
     parser.add_argument("--skip-synthesis", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="auto")

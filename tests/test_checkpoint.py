@@ -10,8 +10,7 @@ import torch
 from safetensors import safe_open
 from torch import nn
 
-from imsynth.training import checkpoint as ckpt
-from imsynth.training.checkpoint import (
+from imsynth.runs import (
     CheckpointError,
     find_latest,
     load_checkpoint,
@@ -19,6 +18,7 @@ from imsynth.training.checkpoint import (
     read_model_config,
     save_checkpoint,
 )
+from imsynth.runs import checkpoint as ckpt
 
 CONFIG = {"method": "toy", "train": {"lr": 0.001, "betas": [0.5, 0.999]}, "method_config": {"channels": 4}}
 

@@ -14,19 +14,14 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from conftest import make_cityscapes_tree
+from conftest import crafted, make_cityscapes_tree
 from imsynth.cli.main import cli
 
 BASE = ["train", "crn", "--size", "16x32", "--variants", "1", "--width-multiplier", "0.01"]
 BASE += ["--backbone", "efficientnet_lite0", "--workers", "0", "--log-every", "1", "--sample-every", "1"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -113,22 +108,6 @@ def crn_run(data, tmp_path_factory) -> Path:
     return run
 
 
-def crafted(source: Path, target: Path, change) -> Path:
-    """A copy of a weights file whose embedded run config went through ``change(config)``."""
-    import json
-
-    from safetensors import safe_open
-    from safetensors.torch import load_file, save_file
-
-    with safe_open(source, framework="pt") as handle:
-        metadata = dict(handle.metadata())
-    config = json.loads(metadata["imsynth_config"])
-    change(config)
-    metadata["imsynth_config"] = json.dumps(config)
-    save_file(load_file(source), target, metadata=metadata)
-    return target
-
-
 def weights(run: Path, step: int = 4) -> Path:
     return run / "checkpoints" / f"step_{step:06d}" / "generator.safetensors"
 
@@ -187,7 +166,7 @@ def test_a_config_asking_for_a_huge_model_is_refused_before_allocating(crn_run, 
     result = subprocess.run([sys.executable, "-c", code, str(checkpoint)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("imsynth.training.checkpoint.CheckpointError:"), result.stderr[-2000:]
+    assert last.startswith("imsynth.runs.locate.CheckpointError:"), result.stderr[-2000:]
     assert "do not match" in last and "width_multiplier=64" in last
 
 
@@ -207,7 +186,7 @@ def test_the_shape_check_costs_no_memory(crn_run):
 
 def test_weights_that_do_not_fit_the_config_are_named(crn_run, tmp_path):
     from imsynth.inference.crn import load_crn
-    from imsynth.training.checkpoint import CheckpointError
+    from imsynth.runs import CheckpointError
 
     checkpoint = crafted(weights(crn_run), tmp_path / "k5.safetensors", lambda c: _model(c).update(num_variants=5))
     with pytest.raises(CheckpointError, match=r"do not match: .*projection"):
@@ -246,7 +225,7 @@ def test_resume_with_every_checkpoint_broken_lists_them(crn_run, tmp_path):
 def test_a_corrupt_state_does_not_repeat_torchs_advice(crn_run, tmp_path):
     import shutil
 
-    from imsynth.training.checkpoint import CheckpointError, load_checkpoint
+    from imsynth.runs import CheckpointError, load_checkpoint
 
     folder = tmp_path / "step_000004"
     shutil.copytree(crn_run / "checkpoints" / "step_000004", folder)

@@ -79,6 +79,7 @@ def test_synthesize_rejects_missing_checkpoint(tmp_path):
     assert result.exit_code == 1 and "no checkpoint found" in result.output
 
 
+@pytest.mark.slow
 def test_train_and_resume_through_the_cli(tmp_path):
     from conftest import make_cityscapes_tree
 

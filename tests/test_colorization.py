@@ -104,6 +104,7 @@ def test_fit_to_gamut_keeps_lightness_and_hue():
 # ------------------------------------------------------------------------------ bins and encoding
 
 
+@pytest.mark.slow
 def test_in_gamut_bin_counts_are_the_documented_ones():
     nearest, cell = gamut_bins("nearest"), gamut_bins("cell")
     assert nearest.shape == (GAMUT_BIN_COUNTS["nearest"], 2) == (261, 2)

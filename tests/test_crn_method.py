@@ -105,7 +105,7 @@ def test_checkpoint_alone_rebuilds_the_model(trained_run, tmp_path):
     from_run = load_crn(out, device="cpu")
     assert from_file.model.config == from_run.model.config
     assert from_file.model.config.width_multiplier == 1 / 64
-    for a, b in zip(from_file.model.state_dict().values(), from_run.model.state_dict().values()):
+    for a, b in zip(from_file.model.state_dict().values(), from_run.model.state_dict().values(), strict=True):
         assert torch.equal(a, b)
 
 
@@ -130,11 +130,15 @@ def test_synthesize_files_writes_variants_and_grid(trained_run, tmp_path):
 
 
 def test_run_report(trained_run, tiny_root):
-    from imsynth.evaluation.run_report import write_run_report
+    from imsynth.evaluation.run_report import appearance_on_split, appearance_summary, write_run_report
 
-    report = write_run_report(trained_run[0], tiny_root, "val", count=2, variants=2)
+    ratios = appearance_on_split(trained_run[0], tiny_root, "val")
+    assert ratios["layouts"] == 2 and 0 < ratios["contrast_ratio"] < 5 and ratios["texture_ratio"] is not None
+    assert appearance_summary(ratios).startswith(f"texture {ratios['texture_ratio']:.2f}, contrast")
+    report = write_run_report(trained_run[0], tiny_root, "val", count=2, variants=2, appearance=ratios)
     html = report.read_text()
     assert "synthesis_grid.png" in html and "loss_curves.png" in html
+    assert "Is it photographic?" in html and "colourfulness" in html
     grid = np.asarray(Image.open(trained_run[0] / "synthesis_grid.png"))
     assert grid.shape[0] > 2 * 32 and grid.shape[1] > 4 * 64  # 2 rows; layout, real, 2 variants
 
@@ -161,7 +165,7 @@ def test_rebalancing_equalises_the_layer_terms_and_survives_resume(tiny_root, tm
     assert method._term_count == 4
     defaults = method.criterion.extractor.default_layer_weights
     assert weights[0] == pytest.approx(defaults[0])
-    for weight, mean in zip(weights, means):
+    for weight, mean in zip(weights, means, strict=True):
         assert weight * mean == pytest.approx(weights[0] * means[0], rel=1e-6)
     train.max_steps = 5
     resumed = CRNMethod(_config(tiny_root, k=1))
@@ -172,7 +176,7 @@ def test_rebalancing_equalises_the_layer_terms_and_survives_resume(tiny_root, tm
 
 def test_crn_resume_is_bitwise_exact(tiny_root, tmp_path):
     """2 steps + resume for 2 more == 4 uninterrupted steps (CPU, deterministic), weights and Adam state."""
-    from imsynth.training.checkpoint import load_checkpoint
+    from imsynth.runs import load_checkpoint
 
     torch.set_num_threads(1)
     dataset = CityscapesPairs(tiny_root, "train", size=(32, 64), flip=True)

@@ -299,8 +299,8 @@ def test_grow_adds_a_module_and_keeps_weights() -> None:
     bigger = grow(model)
     assert bigger.config.num_modules == 5 and bigger.grid_size == (64, 128)
     assert len(bigger.cascade) == 5
-    for old, new in zip(model.cascade, bigger.cascade):
-        for (name, a), (_, b) in zip(old.state_dict().items(), new.state_dict().items()):
+    for old, new in zip(model.cascade, bigger.cascade, strict=False):
+        for (name, a), (_, b) in zip(old.state_dict().items(), new.state_dict().items(), strict=True):
             assert torch.equal(a, b), name
     assert bigger.projection.in_channels == bigger.config.module_widths()[-1]
     assert bigger(torch.randint(0, 5, (1, 64, 128))).shape == (1, 3, 3, 64, 128)
@@ -318,5 +318,5 @@ def test_activation_checkpointing_gives_identical_gradients() -> None:
     torch.testing.assert_close(out_a, out_b, rtol=0, atol=0)
     out_a.square().mean().backward()
     out_b.square().mean().backward()
-    for (name, a), b in zip(model.named_parameters(), checkpointed.parameters()):
+    for (name, a), b in zip(model.named_parameters(), checkpointed.parameters(), strict=True):
         torch.testing.assert_close(a.grad, b.grad, rtol=0, atol=0, msg=name)

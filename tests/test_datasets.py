@@ -326,7 +326,7 @@ def test_image_folder_reads_any_mode_recursively(tmp_path: Path) -> None:
     Image.fromarray(rgb).convert("P").save(tmp_path / "d_palette.png")
     (tmp_path / "nested").mkdir()
     Image.fromarray(rgb).convert("CMYK").save(tmp_path / "nested" / "e_cmyk.jpg")
-    Image.fromarray((rgb[..., 0].astype(np.uint16) * 257)).save(tmp_path / "nested" / "f_16bit.png")
+    Image.fromarray(rgb[..., 0].astype(np.uint16) * 257).save(tmp_path / "nested" / "f_16bit.png")
     write(tmp_path / "nested" / "deeper" / "g.webp", rgb)
     write(tmp_path / "nested" / "deeper" / "h.BMP", rgb)
     (tmp_path / "notes.txt").write_text("not an image")

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from conftest import make_cityscapes_tree
-from imsynth.training.checkpoint import load_checkpoint
+from imsynth.runs import load_checkpoint
 from imsynth.training.data import StreamSampler
 from imsynth.training.distributed import DistributedEnv, DistributedSetupError, per_rank_batch_size
 
@@ -89,6 +89,7 @@ def _losses(run: Path) -> list[float]:
     return [row["loss"] for row in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "loss" in row]
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_match_one_process_on_the_same_global_batch(ddp_runs):
     single, ddp = _weights(ddp_runs["single"], "net", 6), _weights(ddp_runs["ddp"], "net", 6)
     initial = load_checkpoint(ddp_runs["single"] / "checkpoints" / "step_000002").weights["net"]
@@ -110,6 +111,7 @@ def test_ddp_resume_continues_exactly(ddp_runs):
     assert _losses(ddp_runs["crn_resumed"]) == pytest.approx(_losses(ddp_runs["crn"]), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_compiled_training_matches_eager(tmp_path):
     """--compile (torch.compile through the same model-wrapping hook as DDP) computes the same steps."""
     from ddp_worker import SmoothConfig, SmoothMethod

@@ -355,8 +355,14 @@ def test_evaluate_writes_metrics_and_report(crn_run, segmenter_run, tiny_root, t
     assert 0 <= run["fcn_mean_iou"] <= 1 and run["fld2"] >= 0 and run["diversity"] > 0 and run["fid"] is None
     assert real["fcn_mean_iou"] is not None and real["psnr"] is None  # the real row: upper bound only
     assert metrics["networks"]["segmenter"]["validation_on_real_photos"]["images"] == 3
+    # photographic appearance: the real row is 1 by definition; the run's ratios are measured per class
+    assert real["texture_ratio"] == pytest.approx(1.0) and real["contrast_ratio"] == pytest.approx(1.0)
+    assert run["texture_ratio"] > 0 and 0 < run["contrast_ratio"] < 5 and run["colourfulness_ratio"] >= 0
+    assert set(run["class_texture_ratio"]) <= set(real["class_texture_ratio"])
+    assert run["appearance"]["images"] == 2 * 2  # every variant of every layout
     html = (out / "report.html").read_text()
     assert "FLD-2" in html and "grid_outputs.png" in html and "loss_curves_0.png" in html
+    assert "texture ×" in html and "Texture, contrast and colourfulness per class" in html
     assert "val_metrics" not in html and "whose own scores on the 3 real photos" in html
 
 

@@ -25,20 +25,15 @@ from imsynth.models.pix2pix import (  # noqa: E402
     to_signed,
     to_unit,
 )
+from imsynth.runs import save_checkpoint  # noqa: E402
 from imsynth.training import TrainConfig  # noqa: E402
-from imsynth.training.checkpoint import save_checkpoint  # noqa: E402
 from imsynth.training.config import make_run_config  # noqa: E402
 from imsynth.utils.config import to_dict  # noqa: E402
 
 TOLERANCE = 1e-4
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _save(root: Path, method: str, models: dict, config) -> Path:

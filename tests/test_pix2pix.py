@@ -48,21 +48,15 @@ from imsynth.models.pix2pix import (
 )
 from imsynth.nn.blocks import ResidualBlock
 from imsynth.nn.unet import UNetSkipBlock
+from imsynth.runs import CheckpointError
 from imsynth.training import TrainConfig, Trainer
-from imsynth.training.checkpoint import CheckpointError
 from imsynth.training.optim import lr_factor
 
 TINY_G = GeneratorConfig(depth=4, ngf=8)  # "unet_16": sides must be multiples of 16
 TINY_D = DiscriminatorConfig(ndf=8, n_layers=2)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (and share the machine better)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +79,7 @@ def test_unet_modules_follow_the_plan(unet_256):
     generator = unet_256
     levels = generator.levels()
     assert len(levels) == 8 and levels[-1].innermost and not levels[0].skip
-    for level, plan in zip(levels, generator.plan):
+    for level, plan in zip(levels, generator.plan, strict=True):
         conv = [m for m in level.down if isinstance(m, nn.Conv2d)][0]
         deconv = [m for m in level.up if isinstance(m, nn.ConvTranspose2d)][0]
         assert (conv.in_channels, conv.out_channels) == (plan.down_in, plan.down_out)
@@ -289,7 +283,7 @@ def test_lr_is_constant_then_linear_to_zero(trained):
     config = TrainConfig(max_steps=200, lr_schedule="linear_decay", decay_start_step=100)
     factors = [lr_factor(step, config) for step in range(201)]
     assert factors[:101] == [1.0] * 101 and factors[150] == pytest.approx(0.5) and factors[200] == 0.0
-    assert all(a >= b for a, b in zip(factors, factors[1:]))
+    assert all(a >= b for a, b in zip(factors, factors[1:], strict=False))
 
 
 # ----------------------------------------------------------------------------- inference

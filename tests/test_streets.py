@@ -15,7 +15,7 @@ from imsynth.data.streets import StreetLayout, render_layout, render_photo, rend
 from imsynth.data.streets import classes as C
 from imsynth.data.streets.appearance import sample_appearance
 from imsynth.data.streets.export import scene_seeds, scene_stem
-from imsynth.data.streets.render import _shadow_masks
+from imsynth.data.streets.shading import shadow_masks
 
 SEEDS = range(8)
 
@@ -117,7 +117,7 @@ def test_shadows_darken_photo_only():
     covered = 0.0
     for a in sunny:
         app = sample_appearance(layout, a)
-        sun_mask, _ = _shadow_masks(layout, app, layout.width, layout.height)
+        sun_mask, _ = shadow_masks(layout, app, layout.width, layout.height)
         covered = max(covered, float(sun_mask.mean()))
         render_photo(layout, a)
         assert np.array_equal(layout.ids, ids_before)

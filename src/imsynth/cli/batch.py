@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import click
 
 from imsynth.inference.batch import BatchReport
@@ -9,6 +13,17 @@ from imsynth.inference.batch import BatchReport
 overwrite_option = click.option(
     "--overwrite", is_flag=True, help="Replace outputs that already exist in --out (default: refuse)."
 )
+
+
+def out_option(mirrored: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--out DIR``, the output folder, which mirrors the folders under the option ``mirrored``."""
+    return click.option(
+        "--out",
+        "out_dir",
+        required=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help=f"Output folder; it mirrors the folders under {mirrored}.",
+    )
 
 
 def finish_batch(report: BatchReport, summary: str) -> None:

@@ -11,12 +11,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
-from imsynth.cli.batch import finish_batch, overwrite_option
-from imsynth.cli.train import load_run_config, make_train_config, resolve_streets, run_training, train_options
+from imsynth.cli.batch import finish_batch, out_option, overwrite_option
+from imsynth.cli.train import resolve_streets, train_method, train_options
+
+if TYPE_CHECKING:
+    from imsynth.color.bins import GamutRule
+    from imsynth.color.encoding import DecodeMode
+    from imsynth.training import TrainConfig
 
 __all__ = ["prior_command", "train_colorizer", "colorize_command"]
 
@@ -148,18 +153,18 @@ def prior_command(data: str, out_dir: Path, load_size: int, grid: str, gamut_rul
 def train_colorizer(
     ctx: click.Context,
     prior_dir: Path | None,
-    head: str,
+    head: Literal["classification", "regression"],
     width_multiplier: float,
     load_size: int,
     crop_size: int,
     no_flip: bool,
-    grid: str,
-    gamut_rule: str,
-    weighting: str,
+    grid: Literal["gamut10", "uniform18"],
+    gamut_rule: GamutRule,
+    weighting: Literal["rebalance", "neglog", "none"],
     rebalance_lambda: float,
     sigma: float,
     neighbors: int,
-    decode: str,
+    decode: DecodeMode,
     temperature: float,
     weight_decay: float,
     **params: Any,
@@ -172,61 +177,42 @@ def train_colorizer(
     from imsynth.color.bins import QuantizationConfig, ab_bins
     from imsynth.color.encoding import DecodeConfig
     from imsynth.color.prior import ColorPrior, RebalanceConfig
-    from imsynth.data.datasets import DatasetError
-    from imsynth.methods.colorizer import (
-        REFERENCE_BETAS,
-        REFERENCE_LR,
-        ColorizerDataConfig,
-        ColorizerMethod,
-        ColorizerMethodConfig,
-        folder_prior,
-        training_dataset,
-    )
+    from imsynth.methods.colorizer import ColorizerDataConfig, ColorizerMethod, ColorizerMethodConfig, folder_prior
     from imsynth.models.colorizer import ColorizerConfig
-    from imsynth.utils.config import from_dict
 
-    train_config = make_train_config(ctx, params, lr=REFERENCE_LR, betas=REFERENCE_BETAS)
-    try:
-        if params["resume_dir"] is not None:
-            config = from_dict(ColorizerMethodConfig, load_run_config(params["resume_dir"])["method_config"])
-        else:
-            train_config.weight_decay = weight_decay
-            config = ColorizerMethodConfig(
-                model=ColorizerConfig(head=head, width_multiplier=width_multiplier),  # type: ignore[arg-type]
-                quantization=QuantizationConfig(
-                    grid=grid,
-                    gamut_rule=gamut_rule,  # type: ignore[arg-type]
-                    neighbors=neighbors,
-                    sigma=sigma,
-                ),
-                rebalance=RebalanceConfig(
-                    weighting=weighting,  # type: ignore[arg-type]
-                    lam=rebalance_lambda,
-                    sigma=sigma,
-                ),
-                decode=DecodeConfig(mode=decode, temperature=temperature),  # type: ignore[arg-type]
-                data=ColorizerDataConfig(
-                    root=_photo_folder(params["data"]), load_size=load_size, crop_size=crop_size, flip=not no_flip
-                ),
-            )
-            if head == "classification" and weighting != "none":
-                if prior_dir is not None:
-                    prior, source = ColorPrior.load(prior_dir), str(prior_dir)
-                else:
-                    source = str(Path(train_config.out_dir) / "prior")
-                    click.echo(f"no --prior given: computing the colour prior of {config.data.root} into {source}")
-                    prior = folder_prior(
-                        config.data.root, config.quantization, load_size, train_config.num_workers, progress=True
-                    )
-                    prior.save(source)
-                prior.check_bins(ab_bins(config.quantization))
-                click.echo(f"colour prior: {_describe_prior(prior)}")
-                config.prior, config.prior_source = prior.probabilities.tolist(), source
-        dataset = training_dataset(config.data, seed=train_config.seed)
-        method = ColorizerMethod(config)
-    except (ValueError, DatasetError, FileNotFoundError) as exc:
-        raise click.ClickException(str(exc)) from None
-    run_training(method, train_config, dataset, resume=params["resume_dir"] is not None)
+    def configure(train: TrainConfig) -> ColorizerMethodConfig:
+        config = ColorizerMethodConfig(
+            model=ColorizerConfig(head=head, width_multiplier=width_multiplier),
+            quantization=QuantizationConfig(
+                grid=grid,
+                gamut_rule=gamut_rule,
+                neighbors=neighbors,
+                sigma=sigma,
+            ),
+            rebalance=RebalanceConfig(
+                weighting=weighting,
+                lam=rebalance_lambda,
+                sigma=sigma,
+            ),
+            decode=DecodeConfig(mode=decode, temperature=temperature),
+            data=ColorizerDataConfig(
+                root=_photo_folder(params["data"]), load_size=load_size, crop_size=crop_size, flip=not no_flip
+            ),
+        )
+        if head == "classification" and weighting != "none":
+            if prior_dir is not None:
+                prior, source = ColorPrior.load(prior_dir), str(prior_dir)
+            else:
+                source = str(Path(train.out_dir) / "prior")
+                click.echo(f"no --prior given: computing the colour prior of {config.data.root} into {source}")
+                prior = folder_prior(config.data.root, config.quantization, load_size, train.num_workers, progress=True)
+                prior.save(source)
+            prior.check_bins(ab_bins(config.quantization))
+            click.echo(f"colour prior: {_describe_prior(prior)}")
+            config.prior, config.prior_source = prior.probabilities.tolist(), source
+        return config
+
+    train_method(ctx, params, ColorizerMethod, configure, weight_decay=weight_decay)
 
 
 @click.command("colorize")
@@ -243,13 +229,7 @@ def train_colorizer(
     type=click.Path(exists=True, path_type=Path),
     help="An image (gray, RGB or RGBA; any size) or a folder of images.",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Output folder; it mirrors the folders under --input.",
-)
+@out_option("--input")
 @click.option(
     "--decode",
     type=click.Choice(["annealed_mean", "mean", "mode"]),
@@ -275,7 +255,7 @@ def colorize_command(
     checkpoint: Path,
     input_path: Path,
     out_dir: Path,
-    decode: str | None,
+    decode: DecodeMode | None,
     temperature: float | None,
     work_size: int,
     device: str,
@@ -288,7 +268,7 @@ def colorize_command(
     from dataclasses import replace
 
     from imsynth.inference.colorize import colorize_files, list_images_to_colorize, load_colorizer
-    from imsynth.training.checkpoint import CheckpointError
+    from imsynth.runs import CheckpointError
     from imsynth.utils.io import OutputError
 
     try:

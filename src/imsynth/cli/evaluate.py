@@ -15,15 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from click.core import ParameterSource
 
 from imsynth.cli.options import SIZE
-from imsynth.cli.train import load_run_config, make_train_config, resolve_streets, run_training, train_options
+from imsynth.cli.train import resolve_streets, train_method, train_options
 
 if TYPE_CHECKING:
     from imsynth.evaluation.scoring import EvaluationSettings
-
-SEGMENTER_BATCH_SIZE = 4
+    from imsynth.training import TrainConfig
 
 
 def _metric_options(func):
@@ -105,7 +103,7 @@ def _known_errors() -> tuple[type[Exception], ...]:
     from imsynth.data.datasets import DatasetError
     from imsynth.data.labels import LabelDecodeError
     from imsynth.models.backbones import WeightsNotFoundError
-    from imsynth.training.checkpoint import CheckpointError
+    from imsynth.runs import CheckpointError
 
     return CheckpointError, DatasetError, LabelDecodeError, WeightsNotFoundError, ValueError
 
@@ -208,45 +206,26 @@ def train_segmenter(
     """Segmentation network for the FCN-score, trained on the REAL photos.
 
     Dilated residual backbone + ASPP + DeepLab v3+ decoder, per-pixel cross-entropy (ignore
-    index 255), Adam lr 1e-3, betas (0.9, 0.999); batch size 4 unless --batch-size is given.
+    index of the label space), Adam lr 1e-3, betas (0.9, 0.999); batch size 4 unless --batch-size is given.
     """
-    from imsynth.data.datasets import CityscapesPairs, DatasetError
+    from imsynth.data.datasets import DatasetError
     from imsynth.data.labels import get_label_space, label_space_to_store
     from imsynth.evaluation.fcn_score import write_segmenter_validation
     from imsynth.methods.segmenter import SegmenterDataConfig, SegmenterMethod, SegmenterMethodConfig
     from imsynth.models.segmenter import SegmenterConfig
-    from imsynth.utils.config import from_dict
 
-    if ctx.get_parameter_source("batch_size") in (ParameterSource.DEFAULT, None):
-        params["batch_size"] = SEGMENTER_BATCH_SIZE
-    train_config = make_train_config(ctx, params, lr=1e-3, betas=(0.9, 0.999))
-    try:
-        if params["resume_dir"] is not None:
-            config = from_dict(SegmenterMethodConfig, load_run_config(params["resume_dir"])["method_config"])
-        else:
-            data_root = resolve_streets(params["data"], size)
-            space = get_label_space(label_space)
-            config = SegmenterMethodConfig(
-                model=SegmenterConfig(
-                    num_classes=space.num_classes, width_multiplier=width_multiplier, height=size[0], width=size[1]
-                ),
-                data=SegmenterDataConfig(
-                    root=str(data_root), label_space=label_space_to_store(space), val_split=val_split
-                ),
-            )
-        dataset = CityscapesPairs(
-            config.data.root,
-            config.data.split,
-            config.data.label_space,
-            size=(config.model.height, config.model.width),
-            flip=config.data.flip,
-            seed=train_config.seed,
+    def configure(train: TrainConfig) -> SegmenterMethodConfig:
+        data_root = resolve_streets(params["data"], size)
+        space = get_label_space(label_space)
+        return SegmenterMethodConfig(
+            model=SegmenterConfig(
+                num_classes=space.num_classes, width_multiplier=width_multiplier, height=size[0], width=size[1]
+            ),
+            data=SegmenterDataConfig(root=str(data_root), label_space=label_space_to_store(space), val_split=val_split),
         )
-        method = SegmenterMethod(config)
-    except (ValueError, DatasetError) as exc:
-        raise click.ClickException(str(exc)) from None
-    run_training(method, train_config, dataset, resume=params["resume_dir"] is not None)
 
+    method, train_config = train_method(ctx, params, SegmenterMethod, configure)
+    config = method.config
     split = config.data.val_split
     if not split:
         return

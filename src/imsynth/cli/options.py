@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import click
+
+from imsynth.utils.sizes import parse_size
 
 
 class SizeParam(click.ParamType):
@@ -12,17 +15,13 @@ class SizeParam(click.ParamType):
 
     name = "HxW"
 
-    def convert(self, value, param, ctx):  # type: ignore[override]
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[int, int]:
         if isinstance(value, tuple):
             return value
-        text = str(value).lower().replace(" ", "")
         try:
-            height, width = (int(v) for v in text.split("x"))
-        except ValueError:
-            self.fail(f"{value!r} is not a size: write HEIGHTxWIDTH, e.g. 256x512", param, ctx)
-        if height <= 0 or width <= 0:
-            self.fail(f"{value!r}: height and width must be positive", param, ctx)
-        return height, width
+            return parse_size(value)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
 
 
 SIZE = SizeParam()
@@ -33,7 +32,7 @@ class ToleranceParam(click.ParamType):
 
     name = "FLOAT"
 
-    def convert(self, value, param, ctx):  # type: ignore[override]
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
         try:
             number = float(value)
         except (TypeError, ValueError):

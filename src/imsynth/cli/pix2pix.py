@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
-from imsynth.cli.batch import finish_batch, overwrite_option
+from imsynth.cli.batch import finish_batch, out_option, overwrite_option
 from imsynth.cli.options import COLOR_TOLERANCE, SIZE
-from imsynth.cli.train import load_run_config, make_train_config, resolve_streets, run_training, train_options
+from imsynth.cli.train import resolve_streets, train_method, train_options
+
+if TYPE_CHECKING:
+    from imsynth.losses.gan import GANMode
+    from imsynth.methods.pix2pix import DatasetMode
+    from imsynth.models.pix2pix import NormName
+    from imsynth.training import TrainConfig
 
 STREETS_SIZE = (256, 512)  # the embedded street scenes are rendered at this size, then resized to load_size
 
@@ -70,17 +76,17 @@ STREETS_SIZE = (256, 512)  # the embedded street scenes are rendered at this siz
 @click.pass_context
 def train_pix2pix(
     ctx: click.Context,
-    dataset_mode: str,
+    dataset_mode: DatasetMode,
     data_b: str | None,
     split: str,
-    direction: str,
+    direction: Literal["AtoB", "BtoA"],
     generator_name: str,
     ngf: int,
     ndf: int,
     n_layers_d: int,
-    norm: str,
+    norm: NormName,
     no_dropout: bool,
-    gan_mode: str,
+    gan_mode: GANMode,
     lambda_l1: float,
     load_size: int,
     crop_size: int,
@@ -95,58 +101,34 @@ def train_pix2pix(
     CVPR 2017): the learning rate (2e-4, Adam betas 0.5/0.999) is constant for the first half of --max-steps
     and decays linearly to zero over the second half.
     """
-    from imsynth.data.datasets import DatasetError
     from imsynth.data.labels import label_space_to_store
     from imsynth.losses.gan import GANLossConfig
-    from imsynth.methods.pix2pix import (
-        Pix2PixDataConfig,
-        Pix2PixMethod,
-        Pix2PixMethodConfig,
-        Pix2PixModelConfig,
-        build_dataset,
-    )
+    from imsynth.methods.pix2pix import Pix2PixDataConfig, Pix2PixMethod, Pix2PixMethodConfig, Pix2PixModelConfig
     from imsynth.models.pix2pix import DiscriminatorConfig, generator_config_from_name
-    from imsynth.utils.config import ConfigError, from_dict
 
-    resuming = params["resume_dir"] is not None
-    train_config = make_train_config(ctx, params, lr=2e-4, betas=(0.5, 0.999))
-    if not resuming:  # a resumed run keeps its saved schedule
-        train_config.lr_schedule = "linear_decay"
-        train_config.decay_start_step = train_config.max_steps // 2
-    try:
-        if resuming:
-            config = from_dict(Pix2PixMethodConfig, load_run_config(params["resume_dir"])["method_config"])
-        else:
-            if params["data"] == "streets" and dataset_mode != "cityscapes":
-                raise click.UsageError("--data streets needs --dataset-mode cityscapes")
-            root = (
-                resolve_streets(params["data"], STREETS_SIZE)
-                if dataset_mode == "cityscapes"
-                else _existing(params["data"])
-            )
-            generator = generator_config_from_name(
-                generator_name, ngf=ngf, norm=norm, dropout=0.0 if no_dropout else 0.5
-            )
-            config = Pix2PixMethodConfig(
-                model=Pix2PixModelConfig(generator, DiscriminatorConfig(ndf=ndf, n_layers=n_layers_d, norm=norm)),
-                loss=GANLossConfig(gan_mode=gan_mode, lambda_l1=lambda_l1),  # type: ignore[arg-type]
-                data=Pix2PixDataConfig(
-                    mode=dataset_mode,  # type: ignore[arg-type]
-                    root=str(root),
-                    root_b=data_b or "",
-                    split=split,
-                    direction=direction,
-                    label_space=label_space_to_store(label_space),
-                    load_size=load_size,
-                    crop_size=crop_size,
-                    flip=not no_flip,
-                ),
-            )
-        dataset = build_dataset(config.data, seed=train_config.seed)
-        method = Pix2PixMethod(config)
-    except (ValueError, DatasetError, ConfigError) as exc:
-        raise click.ClickException(str(exc)) from None
-    run_training(method, train_config, dataset, resume=resuming)
+    def configure(train: TrainConfig) -> Pix2PixMethodConfig:
+        if params["data"] == "streets" and dataset_mode != "cityscapes":
+            raise click.UsageError("--data streets needs --dataset-mode cityscapes")
+        cityscapes = dataset_mode == "cityscapes"
+        root = resolve_streets(params["data"], STREETS_SIZE) if cityscapes else _existing(params["data"])
+        generator = generator_config_from_name(generator_name, ngf=ngf, norm=norm, dropout=0.0 if no_dropout else 0.5)
+        return Pix2PixMethodConfig(
+            model=Pix2PixModelConfig(generator, DiscriminatorConfig(ndf=ndf, n_layers=n_layers_d, norm=norm)),
+            loss=GANLossConfig(gan_mode=gan_mode, lambda_l1=lambda_l1),
+            data=Pix2PixDataConfig(
+                mode=dataset_mode,
+                root=str(root),
+                root_b=data_b or "",
+                split=split,
+                direction=direction,
+                label_space=label_space_to_store(label_space),
+                load_size=load_size,
+                crop_size=crop_size,
+                flip=not no_flip,
+            ),
+        )
+
+    train_method(ctx, params, Pix2PixMethod, configure)
 
 
 def _existing(data: str | None) -> Path:
@@ -172,13 +154,7 @@ def _existing(data: str | None) -> Path:
     type=click.Path(exists=True, path_type=Path),
     help="An image or a folder of images (label -> photo models: label maps, colour or ids).",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Output folder; it mirrors the folders under --input.",
-)
+@out_option("--input")
 @click.option(
     "--variants",
     type=click.IntRange(1),
@@ -219,21 +195,21 @@ def translate_command(
     step, seed and whether dropout was active. A folder is searched recursively and mirrored under
     --out; every input is processed and the ones that fail are listed at the end (exit status 1).
     """
-    from imsynth.data.datasets import list_images
-    from imsynth.data.label_files import list_label_maps
+    from imsynth.data.listing import LabelMapFile, list_images, list_label_maps
     from imsynth.inference.pix2pix import load_pix2pix, translate_files
-    from imsynth.training.checkpoint import CheckpointError
+    from imsynth.runs import CheckpointError
     from imsynth.utils.io import OutputError
 
     try:
         model = load_pix2pix(checkpoint, device, test_dropout=test_dropout, seed=seed)
     except CheckpointError as exc:
         raise click.ClickException(str(exc)) from None
+    inputs: list[Path | LabelMapFile]
     if model.label_to_photo:
         listing = list_label_maps(input_path)
         inputs, skipped = list(listing.maps), listing.skipped
     else:
-        inputs, skipped = [input_path] if input_path.is_file() else list_images(input_path, recursive=True), []
+        inputs, skipped = [input_path] if input_path.is_file() else [*list_images(input_path, recursive=True)], []
     if not inputs:
         raise click.ClickException(f"no images found in {input_path}")
     root = input_path if input_path.is_dir() else None
@@ -272,7 +248,7 @@ def translate_command(
 @click.option("--verify/--no-verify", default=True, show_default=True, help="Compare with ONNX Runtime.")
 def export_command(checkpoint: Path, onnx_path: Path, size: tuple[int, int] | None, opset: int, verify: bool) -> None:
     """Export a pix2pix or CRN generator to ONNX (eval mode: no dropout, running BN statistics)."""
-    from imsynth.training.checkpoint import CheckpointError
+    from imsynth.runs import CheckpointError
 
     try:
         from imsynth.inference.export import export_onnx

@@ -72,7 +72,7 @@ def serve_command(
     from PIL import Image
 
     from imsynth.inference.synthesizer import load_synthesizer
-    from imsynth.training.checkpoint import CheckpointError
+    from imsynth.runs import CheckpointError
 
     limits = ServingLimits(
         max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pixels=int(max_megapixels * 1_000_000)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from imsynth.cli.batch import finish_batch, overwrite_option
+from imsynth.cli.batch import finish_batch, out_option, overwrite_option
 from imsynth.cli.options import COLOR_TOLERANCE
 
 
@@ -24,13 +24,7 @@ from imsynth.cli.options import COLOR_TOLERANCE
     type=click.Path(exists=True, path_type=Path),
     help="A label map (colour-coded or ids, any size) or a folder of them (searched recursively).",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Output folder; it mirrors the folders under --labels.",
-)
+@out_option("--labels")
 @click.option("--variants", type=click.IntRange(1), default=None, help="Write only the first k variants.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--color-tolerance", type=COLOR_TOLERANCE, default=40.0, show_default=True)
@@ -44,15 +38,15 @@ def synthesize_command(
     color_tolerance: float,
     overwrite: bool,
 ) -> None:
-    """Synthesize photographs (all k variants and a grid per layout) with a trained CRN (or any layout-to-photo model).
+    """Synthesize photographs (all k variants and a grid per layout) with a CRN or any layout-to-photo model.
 
     Every label map is processed; maps that cannot be read are listed at the end (exit status 1).
     In a Cityscapes folder the labelIds map of each scene is used and its colour map skipped.
     """
-    from imsynth.data.label_files import list_label_maps
+    from imsynth.data.listing import list_label_maps
     from imsynth.inference.crn import synthesize_files
     from imsynth.inference.synthesizer import load_synthesizer
-    from imsynth.training.checkpoint import CheckpointError
+    from imsynth.runs import CheckpointError
     from imsynth.utils.io import OutputError
 
     try:

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
 
 from imsynth.cli.options import SIZE
+
+if TYPE_CHECKING:
+    from imsynth.training import TrainConfig, TrainingMethod
 
 # Options that map 1:1 onto TrainConfig fields (CLI name -> field).
 _TRAIN_FIELDS = {
@@ -100,38 +104,63 @@ def _explicit(ctx: click.Context, name: str) -> bool:
     return ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None)
 
 
-def make_train_config(ctx: click.Context, params: dict[str, Any], *, lr: float, betas: tuple[float, float]):
-    """TrainConfig from the shared options; on ``--resume``, the saved one with explicit overrides."""
-    from imsynth.training import TrainConfig
+#: Shared options whose default is the method's recipe (they pass on only when given).
+_RECIPE_OPTIONS = ("lr", "batch_size")
+
+
+def train_method(
+    ctx: click.Context,
+    params: dict[str, Any],
+    method_cls: type[TrainingMethod[Any]],
+    configure: Callable[[TrainConfig], Any],
+    **recipe_settings: Any,
+) -> tuple[TrainingMethod[Any], TrainConfig]:
+    """Start a run of ``method_cls`` in ``--out`` or continue ``--resume RUN``, then train it.
+
+    A new run takes the method's recipe (lr, betas, schedule...; ``recipe_settings`` and the shared
+    options override it) and its config from ``configure(train_config)``. A resumed run takes both from
+    the run folder through the method registry; only run-control options may change.
+    """
+    from imsynth.data.datasets import DatasetError
+    from imsynth.methods import resume_method
+    from imsynth.models.backbones import WeightsNotFoundError
+    from imsynth.runs import CheckpointError, NotARunError
+
+    resuming = params["resume_dir"] is not None
+    try:
+        if resuming:
+            method, train = resume_method(params["resume_dir"], method_cls.name)
+            _override_run_control(ctx, params, train)
+        else:
+            if params["out_dir"] is None:
+                raise click.UsageError("--out RUN_DIR is required for a new run (or --resume RUN_DIR)")
+            settings = {
+                field: params[option]
+                for option, field in _TRAIN_FIELDS.items()
+                if option not in _RECIPE_OPTIONS or _explicit(ctx, option)
+            }
+            train = method_cls.recipe.train_config(out_dir=params["out_dir"], **{**recipe_settings, **settings})
+            method = method_cls(configure(train))
+        dataset = method.build_dataset(train.seed)
+    except NotARunError as exc:
+        raise click.UsageError(str(exc)) from None
+    except (ValueError, DatasetError, WeightsNotFoundError, CheckpointError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+    run_training(method, train, dataset, resume=resuming)
+    return method, train
+
+
+def _override_run_control(ctx: click.Context, params: dict[str, Any], train: TrainConfig) -> None:
+    """Apply the explicitly given shared options to a resumed run's saved settings."""
     from imsynth.training.config import RESUMABLE_TRAIN_FIELDS
-    from imsynth.utils.config import from_dict
 
-    if params["resume_dir"] is not None:
-        saved = load_run_config(params["resume_dir"])
-        train = from_dict(TrainConfig, saved["train"])
-        for option, field in _TRAIN_FIELDS.items():
-            if _explicit(ctx, option):
-                if field not in RESUMABLE_TRAIN_FIELDS:
-                    raise click.UsageError(
-                        f"--{option.replace('_', '-')} cannot change when resuming (it changes the training trajectory)"
-                    )
-                setattr(train, field, params[option])
-        train.out_dir = params["resume_dir"]
-        return train
-    if params["out_dir"] is None:
-        raise click.UsageError("--out RUN_DIR is required for a new run (or --resume RUN_DIR)")
-    values = {field: params[option] for option, field in _TRAIN_FIELDS.items()}
-    values["lr"] = lr if params["lr"] is None else params["lr"]
-    return TrainConfig(out_dir=params["out_dir"], betas=betas, **values)
-
-
-def load_run_config(run_dir: Path) -> dict[str, Any]:
-    import yaml
-
-    path = Path(run_dir) / "config.yaml"
-    if not path.is_file():
-        raise click.UsageError(f"{run_dir} is not a run folder (no config.yaml); start a run with --out")
-    return yaml.safe_load(path.read_text())
+    for option, field in _TRAIN_FIELDS.items():
+        if _explicit(ctx, option):
+            if field not in RESUMABLE_TRAIN_FIELDS:
+                raise click.UsageError(
+                    f"--{option.replace('_', '-')} cannot change when resuming (it changes the training trajectory)"
+                )
+            setattr(train, field, params[option])
 
 
 def resolve_streets(data: str | None, size: tuple[int, int], n_train: int = 500, n_val: int = 50) -> Path:
@@ -145,24 +174,18 @@ def resolve_streets(data: str | None, size: tuple[int, int], n_train: int = 500,
         return path
     cache = Path(os.environ.get("IMSYNTH_CACHE", Path.home() / ".cache" / "imsynth"))
     root = cache / f"streets_{size[0]}x{size[1]}_{n_train}_{n_val}"
-    if not (root / "streets.json").is_file():
-        from imsynth.data.streets import write_streets_dataset
+    from imsynth.data.streets import ensure_streets_dataset, is_streets_dataset
 
+    if not is_streets_dataset(root):
         click.echo(f"rendering the embedded street dataset into {root} (once)")
-        write_streets_dataset(
-            root,
-            splits={"train": n_train, "val": n_val},
-            height=size[0],
-            width=size[1],
-            workers=max(1, (os.cpu_count() or 1)),
-        )
+        ensure_streets_dataset(root, n_train, n_val, size)
     return root
 
 
 def run_training(method, train_config, dataset, resume: bool) -> None:
     """Build the trainer and fit, turning known failures into one clear message."""
+    from imsynth.runs import CheckpointError
     from imsynth.training import Trainer
-    from imsynth.training.checkpoint import CheckpointError
     from imsynth.training.config import ConfigMismatchError
     from imsynth.training.distributed import DistributedSetupError, environment, shutdown_distributed
     from imsynth.training.trainer import RunExistsError, RunWriteError, TrainingDivergedError
@@ -235,41 +258,25 @@ def train_crn(
     **params: Any,
 ) -> None:
     """Cascaded Refinement Network (Chen & Koltun 2017): label map -> k photographs."""
-    from imsynth.data.datasets import CityscapesPairs, DatasetError
     from imsynth.data.labels import get_label_space, label_space_to_store
     from imsynth.methods.crn import CRNDataConfig, CRNMethod, CRNMethodConfig, PerceptualLossConfig
-    from imsynth.models.backbones import WeightsNotFoundError
     from imsynth.models.crn import CRNConfig
-    from imsynth.utils.config import from_dict
 
-    train_config = make_train_config(ctx, params, lr=1e-4, betas=(0.9, 0.999))
-    try:
-        if params["resume_dir"] is not None:
-            config = from_dict(CRNMethodConfig, load_run_config(params["resume_dir"])["method_config"])
-        else:
-            data_root = resolve_streets(params["data"], size)
-            space = get_label_space(label_space)
-            config = CRNMethodConfig(
-                model=CRNConfig(
-                    height=size[0],
-                    width=size[1],
-                    num_classes=space.num_classes,
-                    num_variants=variants,
-                    width_multiplier=width_multiplier,
-                    activation_checkpointing=activation_checkpointing,
-                ),
-                loss=PerceptualLossConfig(backbone=backbone, vgg_weights=vgg_weights),
-                data=CRNDataConfig(root=str(data_root), label_space=label_space_to_store(space)),
-            )
-        dataset = CityscapesPairs(
-            config.data.root,
-            config.data.split,
-            config.data.label_space,
-            size=(config.model.height, config.model.width),
-            flip=config.data.flip,
-            seed=train_config.seed,
+    def configure(train: TrainConfig) -> CRNMethodConfig:
+        data_root = resolve_streets(params["data"], size)
+        space = get_label_space(label_space)
+        return CRNMethodConfig(
+            model=CRNConfig(
+                height=size[0],
+                width=size[1],
+                num_classes=space.num_classes,
+                ignore_index=space.ignore_index,
+                num_variants=variants,
+                width_multiplier=width_multiplier,
+                activation_checkpointing=activation_checkpointing,
+            ),
+            loss=PerceptualLossConfig(backbone=backbone, vgg_weights=vgg_weights),
+            data=CRNDataConfig(root=str(data_root), label_space=label_space_to_store(space)),
         )
-        method = CRNMethod(config)
-    except (ValueError, DatasetError, WeightsNotFoundError) as exc:
-        raise click.ClickException(str(exc)) from None
-    run_training(method, train_config, dataset, resume=params["resume_dir"] is not None)
+
+    train_method(ctx, params, CRNMethod, configure)

@@ -99,7 +99,7 @@ def _ab_of(rgb: Tensor) -> Tensor:
     return rgb_to_lab(rgb[:, :, None])[1:, :, 0]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _gamut_bins(rule: GamutRule) -> Tensor:
     levels = 256 if rule == "nearest" else _CELL_RULE_LEVELS
     ab = _ab_of(cube_surface(levels))

@@ -19,8 +19,9 @@ Problems raise :class:`DatasetError` (a ``ValueError``) naming the offending fol
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -30,6 +31,7 @@ from torch.utils.data import Dataset
 from imsynth.data.cityscapes import IMAGE_DIR, IMAGE_SUFFIX, CityscapesSample, list_splits, scan_pairs
 from imsynth.data.imagefile import ImageReadError, open_image
 from imsynth.data.labels import CITYSCAPES, DEFAULT_COLOR_TOLERANCE, LabelDecodeError, LabelSpace, get_label_space
+from imsynth.data.listing import IMAGE_EXTENSIONS, list_images
 from imsynth.data.transforms import (
     Geometry,
     PairTransformConfig,
@@ -41,7 +43,6 @@ from imsynth.data.transforms import (
 from imsynth.utils.images import uint8_to_tensor
 from imsynth.utils.seeding import mix_seed
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 STREETS_HINT = "to render the embedded street dataset run `imsynth data streets --out DIR`"
 CropMode = Literal["random", "center"]
 
@@ -72,19 +73,6 @@ def read_rgb(path: Path) -> np.ndarray:
             return np.array(to_rgb(ImageOps.exif_transpose(image)))
     except ImageReadError as exc:
         raise DatasetError(f"cannot read image {exc}") from None
-
-
-def list_images(folder: Path, recursive: bool) -> list[Path]:
-    """Image files (by extension, any case) under ``folder``, hidden files skipped, sorted."""
-    candidates = folder.rglob("*") if recursive else folder.iterdir()
-    found = [
-        p
-        for p in candidates
-        if p.suffix.lower() in IMAGE_EXTENSIONS
-        and p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    ]
-    return sorted(found)
 
 
 def _require_folder(path: Path, what: str) -> None:
@@ -158,7 +146,7 @@ class CityscapesPairs(SeededDataset):
         self,
         root: str | Path,
         split: str = "train",
-        label_space: LabelSpace | str | Path = CITYSCAPES,
+        label_space: LabelSpace | str | Path | Mapping[str, Any] = CITYSCAPES,
         size: SizeSpec | None = (256, 512),
         *,
         crop_size: SizeSpec | None = None,

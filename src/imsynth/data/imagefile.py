@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import IO
 
 from PIL import Image, UnidentifiedImageError
 
@@ -70,6 +71,7 @@ def open_image(
     """
     label = name or (str(source) if not isinstance(source, bytes) else "the upload")
     with ExitStack() as stack:
+        handle: IO[bytes]
         if isinstance(source, bytes):
             handle = io.BytesIO(source)
         else:
@@ -91,7 +93,7 @@ def open_image(
         yield image
 
 
-def _parse(handle: io.IOBase, label: str, head: bytes, formats: tuple[str, ...], limit: int | None) -> Image.Image:
+def _parse(handle: IO[bytes], label: str, head: bytes, formats: tuple[str, ...], limit: int | None) -> Image.Image:
     """``Image.open`` (header only) with every failure as an :class:`ImageReadError`."""
     try:
         return Image.open(handle, formats=formats)

@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from imsynth.data.cityscapes import is_cityscapes_root, list_splits, parse_label_name, scan_pairs
 from imsynth.data.imagefile import ImageReadError, open_image
-from imsynth.data.label_files import list_label_maps
 from imsynth.data.labels import (
     DEFAULT_COLOR_TOLERANCE,
     LabelDecodeError,
@@ -33,6 +32,7 @@ from imsynth.data.labels import (
     get_label_space,
     iter_class_histogram,
 )
+from imsynth.data.listing import list_label_maps
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ class _MapTask:
 
 
 def _label_maps_in(folder: Path) -> list[_MapTask]:
-    """Label maps under ``folder`` (:func:`~imsynth.data.label_files.list_label_maps`: labelIds beat colour maps)."""
+    """Label maps under ``folder`` (:func:`~imsynth.data.listing.list_label_maps`: labelIds beat colour maps)."""
     return [_MapTask(found.path, found.kind) for found in list_label_maps(folder).maps]
 
 

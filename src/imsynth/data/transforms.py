@@ -57,7 +57,7 @@ class PairTransformConfig:
                 raise ValueError(f"{name} must be positive, got {value!r}")
 
     @classmethod
-    def pix2pix(cls, load_size: SizeSpec = 286, crop_size: SizeSpec = 256, flip: bool = True) -> "PairTransformConfig":
+    def pix2pix(cls, load_size: SizeSpec = 286, crop_size: SizeSpec = 256, flip: bool = True) -> PairTransformConfig:
         """The pix2pix training jitter: resize to ``load_size``, random crop ``crop_size``, random flip."""
         return cls(load_size=load_size, crop_size=crop_size, crop="random", flip=flip)
 

@@ -9,11 +9,13 @@ table lists each run's step count.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from imsynth.evaluation.evaluate import (
+    appearance_section,
     class_iou_table,
     grid_figures,
     metric_table,
@@ -61,6 +63,11 @@ def markdown_table(table: ScoreTable) -> str:
     if networks.get("fid"):
         notes.append(f"FID: {networks['fid']}.")
     notes.append(f"Feature distance / diversity: {networks['feature_distance']}.")
+    notes.append(
+        "Texture / contrast / colourful. ×: synthesized over real (mean |Laplacian| of the luminance inside "
+        "class regions eroded by 2 px, averaged over road, sidewalk, building, vegetation and car; standard "
+        "deviation of the luminance; Hasler-Süsstrunk colourfulness), over every variant; 1 = like the real photos."
+    )
     return "\n".join(lines) + "\n\n" + " ".join(notes) + "\n"
 
 
@@ -87,10 +94,10 @@ def compare_runs(
     """
     out_dir = Path(out_dir)
     names = unique_names(list(runs))
-    synthesizers = {name: load_run(spec, settings.device) for name, spec in zip(names, runs)}
+    synthesizers = {name: load_run(spec, settings.device) for name, spec in zip(names, runs, strict=True)}
     networks = MetricNetworks.load(settings)
     table = score_runs(synthesizers, settings, networks, log)
-    metrics = {**table.to_json(), "runs": {name: str(spec) for name, spec in zip(names, runs)}}
+    metrics = {**table.to_json(), "runs": {name: str(spec) for name, spec in zip(names, runs, strict=True)}}
     write_json(out_dir / "metrics.json", metrics)
     write_text(out_dir / "table.md", markdown_table(table))
 
@@ -114,10 +121,11 @@ def compare_runs(
                 table=ious,
             )
         )
+    sections.append(appearance_section(table))
     sections.append(
         Section("Images", text="The same layouts for every run.", figures=grid_figures(table, names, variants=False))
     )
-    sections += training_sections({name: parse_run_spec(spec)[0] for name, spec in zip(names, runs)})
+    sections += training_sections({name: parse_run_spec(spec)[0] for name, spec in zip(names, runs, strict=True)})
     report = write_report(
         out_dir,
         "imsynth comparison: " + " vs ".join(names),

@@ -15,12 +15,14 @@ that build those sections are shared with :mod:`imsynth.evaluation.compare`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from imsynth.evaluation.appearance import TEXTURE_CLASSES
 from imsynth.evaluation.report import Figure, Section, write_report
 from imsynth.evaluation.runs import load_run, loss_curve_figure, parse_run_spec, run_dir_of, run_name
 from imsynth.evaluation.scoring import EvaluationSettings, MetricNetworks, ScoreTable, score_runs
@@ -35,11 +37,15 @@ __all__ = [
     "metric_table",
     "protocol_text",
     "class_iou_table",
+    "appearance_section",
     "network_table",
     "grid_figures",
     "training_sections",
     "METRIC_COLUMNS",
 ]
+
+#: metrics.json keys of the per-class appearance ratios, in the order the report shows them.
+APPEARANCE_CLASS_KEYS = ("class_texture_ratio", "class_contrast_ratio", "class_colourfulness_ratio")
 
 #: metrics.json key -> column title of the report tables.
 METRIC_COLUMNS = {
@@ -54,6 +60,9 @@ METRIC_COLUMNS = {
     "ssim": "SSIM",
     "feature_distance": "feature dist. ↓",
     "diversity": "diversity",
+    "texture_ratio": "texture ×",
+    "contrast_ratio": "contrast ×",
+    "colourfulness_ratio": "colourful. ×",
 }
 
 
@@ -190,6 +199,29 @@ def class_iou_table(table: ScoreTable) -> list[dict[str, object]] | None:
     return out
 
 
+def appearance_section(table: ScoreTable) -> Section:
+    """Per-class texture / contrast / colourfulness ratios of every run against the real photos."""
+    runs = table.rows[1:]
+    classes = [n for n in TEXTURE_CLASSES if n in table.class_names]
+    classes += [n for n in table.class_names if n not in classes]
+    rows: list[dict[str, object]] = []
+    for name in classes:
+        entry: dict[str, object] = {"class": name}
+        for row in runs:
+            ratios = [row[key].get(name) for key in APPEARANCE_CLASS_KEYS]
+            entry[row["name"]] = " / ".join(_cell(v, 2) for v in ratios)
+        if any(v != "— / — / —" for k, v in entry.items() if k != "class"):
+            rows.append(entry)
+    text = (
+        "Synthesized over real, per class region (eroded by 2 px), over the same layouts and every variant: "
+        "texture (mean |Laplacian| of the luminance) / contrast (its standard deviation) / colourfulness "
+        "(Hasler & Süsstrunk). 1 = as textured, contrasty and colourful as the real photos; the texture "
+        f"column of the metrics table averages {', '.join(TEXTURE_CLASSES)}. Read them with FLD-2 and the "
+        "feature distance: noise raises texture but worsens those."
+    )
+    return Section("Texture, contrast and colourfulness per class", text=text, table=rows)
+
+
 def network_table(networks: MetricNetworks) -> list[dict[str, object]]:
     """Which frozen network computed each metric, and the segmenter's own accuracy on real photos."""
     info = networks.provenance()
@@ -262,7 +294,11 @@ def grid_figures(table: ScoreTable, runs: list[str], *, variants: bool) -> list[
         )
     )
     if table.grid[0].real_segmentation is not None:
-        rows = [[g.layout, g.real_segmentation, *[g.segmentations[name] for name in runs]] for g in table.grid]
+        rows = [
+            [g.layout, real, *[g.segmentations[name] for name in runs]]
+            for g in table.grid
+            if (real := g.real_segmentation) is not None
+        ]
         seg_titles = ["layout", "segm. of real", *[f"segm. of {name}" for name in runs]]
         figures.append(
             Figure(
@@ -290,6 +326,7 @@ def _write_report(
             "class absent from layouts and predictions."
         )
         sections.append(Section("Per-class IoU (FCN-score)", text=text, table=ious))
+    sections.append(appearance_section(table))
     resized = (
         f", synthesized at {run['synthesized_at'][0]}x{run['synthesized_at'][1]} and resized to the layout"
         if run.get("synthesized_at")

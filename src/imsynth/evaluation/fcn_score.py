@@ -32,8 +32,7 @@ from imsynth.evaluation.runs import run_dir_of
 from imsynth.evaluation.segmentation_metrics import ConfusionMatrix, SegmentationScores
 from imsynth.inference.synthesizer import checkpoint_label_space
 from imsynth.models.segmenter import Segmenter
-from imsynth.training.checkpoint import load_method_checkpoint
-from imsynth.training.restore import restore_model
+from imsynth.runs import check_label_space, load_method_checkpoint, restore_model
 from imsynth.utils.config import to_dict
 from imsynth.utils.io import write_json
 
@@ -105,6 +104,7 @@ def load_segmenter(checkpoint: str | Path, device: str = "auto") -> LoadedSegmen
         " (train one with `imsynth train segmenter --data DIR --out RUN`)",
     )
     space = checkpoint_label_space(loaded, config.data.label_space)
+    check_label_space(loaded, space, config.model.num_classes, space.ignore_index)
     net = restore_model(lambda: Segmenter(config.model), "segmenter", loaded, device, config.model)
     return LoadedSegmenter(
         net,
@@ -118,7 +118,7 @@ def load_segmenter(checkpoint: str | Path, device: str = "auto") -> LoadedSegmen
 
 def segment_photos(segmenter: LoadedSegmenter, photos: list[np.ndarray], layouts: list[np.ndarray]) -> ConfusionMatrix:
     """Confusion matrix of the segmenter's labelling of ``photos`` against their train-id ``layouts``."""
-    matrix = ConfusionMatrix(segmenter.num_classes)
+    matrix = ConfusionMatrix(segmenter.num_classes, segmenter.label_space.ignore_index)
     for photo, layout in zip(photos, layouts, strict=True):
         matrix.add(layout, segmenter.predict(photo))
     return matrix
@@ -130,7 +130,7 @@ def _validation_scores(segmenter: LoadedSegmenter, data_root: str | Path, split:
     samples = find_pairs(data_root, split)
     if not samples:
         raise ValueError(f"no photo/label pairs in split {split!r} of {data_root}")
-    matrix = ConfusionMatrix(segmenter.num_classes)
+    matrix = ConfusionMatrix(segmenter.num_classes, segmenter.label_space.ignore_index)
     for sample in samples:
         ids = segmenter.label_space.load(sample.label_path, kind=sample.label_kind)
         photo = read_rgb(sample.image_path)

@@ -35,11 +35,15 @@ eigenvalues of ``S1 S2`` are the squared singular values of ``A^T B``, so
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    from imsynth.models.backbones.base import FeatureExtractor
+    from imsynth.models.backbones.inception import FIDInceptionV3
 
 __all__ = [
     "FeatureStatistics",
@@ -207,7 +211,7 @@ class FrechetNetwork:
     """
 
     metric: str
-    network: torch.nn.Module  # with a ``pooled_features(images) -> N x dim`` method
+    network: FeatureExtractor | FIDInceptionV3  # both have pooled_features(images) -> N x dim
     dim: int
     input_size: int | None  # square resize applied before the network (None: the network resizes)
     describe: str

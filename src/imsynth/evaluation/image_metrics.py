@@ -90,7 +90,8 @@ class FeatureDistance(nn.Module):
     @staticmethod
     def between(features_a: list[Tensor], features_b: list[Tensor]) -> Tensor:
         """Distance per pair from two lists of normalised feature maps (see :meth:`features`)."""
-        terms = [(fa - fb).pow(2).sum(dim=1).flatten(1).mean(dim=1) for fa, fb in zip(features_a, features_b)]
+        pairs = zip(features_a, features_b, strict=True)
+        terms = [(fa - fb).pow(2).sum(dim=1).flatten(1).mean(dim=1) for fa, fb in pairs]
         return torch.stack(terms).mean(dim=0)
 
     def forward(self, a: Tensor, b: Tensor) -> Tensor:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -125,7 +126,7 @@ def plot_curves(
 
     keys = [k for k in (keys or sorted(series)) if k in series]
     fig, axes = plt.subplots(1, max(1, len(keys)), figsize=(4 * max(1, len(keys)), 3), squeeze=False)
-    for ax, key in zip(axes[0], keys):
+    for ax, key in zip(axes[0], keys, strict=False):
         steps, values = series[key]
         ax.plot(steps, values, lw=0.8)
         if len(values) > 20:  # a running mean makes the trend readable
@@ -138,6 +139,7 @@ def plot_curves(
     fig.suptitle(title)
     fig.tight_layout()
     fig.canvas.draw()
-    image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    canvas: Any = fig.canvas  # the Agg canvas (typed as the base class, which lacks buffer_rgba)
+    image = np.asarray(canvas.buffer_rgba())[..., :3].copy()
     plt.close(fig)
     return image

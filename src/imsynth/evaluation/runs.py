@@ -12,18 +12,17 @@ from PIL import Image
 
 from imsynth.evaluation.report import Figure, plot_curves, read_scalar_log
 from imsynth.inference.synthesizer import LayoutSynthesizer
+from imsynth.runs import locate
+from imsynth.runs.files import METRICS_FILE
+from imsynth.utils.sizes import parse_size
 
 __all__ = ["run_dir_of", "run_name", "loss_curve_figure", "ResizedSynthesizer", "parse_run_spec", "load_run"]
 
 
 def run_dir_of(path: str | Path) -> Path | None:
-    """The run folder (the one holding ``config.yaml``) of a run folder, checkpoint folder or weight
-    file; ``None`` for a weight file copied out of its run."""
-    path = Path(path).resolve()
-    for folder in [path, *path.parents][:4]:
-        if folder.is_dir() and (folder / "config.yaml").is_file():
-            return folder
-    return None
+    """The run folder of a run folder, checkpoint folder or weight file (:func:`imsynth.runs.locate`);
+    ``None`` for a weight file copied out of its run."""
+    return locate(path).run_dir
 
 
 def run_name(path: str | Path) -> str:
@@ -41,7 +40,7 @@ def loss_curve_figure(path: str | Path, name: str, title: str) -> Figure | None:
     run = run_dir_of(parse_run_spec(path)[0])
     if run is None:
         return None
-    series = read_scalar_log(run / "metrics.jsonl")
+    series = read_scalar_log(run / METRICS_FILE)
     keys = [k for k in series if k.startswith("loss")][:6]
     if not keys:
         return None
@@ -49,7 +48,7 @@ def loss_curve_figure(path: str | Path, name: str, title: str) -> Figure | None:
     steps = max(len(series[k][0]) for k in keys)
     return Figure(
         image,
-        f"{title}: {', '.join(keys)} from {run / 'metrics.jsonl'} ({steps} logged points, "
+        f"{title}: {', '.join(keys)} from {run / METRICS_FILE} ({steps} logged points, "
         "means over each logging interval)",
         name,
     )
@@ -80,7 +79,7 @@ class ResizedSynthesizer:
 
     def synthesize(self, ids: np.ndarray, variants: int | None = None) -> np.ndarray:
         height, width = ids.shape
-        small = np.asarray(Image.fromarray(ids.astype(np.uint8)).resize(self.size[::-1], Image.NEAREST))
+        small = np.asarray(Image.fromarray(ids.astype(np.uint8)).resize(self.size[::-1], Image.Resampling.NEAREST))
         outputs = torch.from_numpy(self.inner.synthesize(small, variants)).permute(0, 3, 1, 2).float()
         if outputs.shape[-2:] != (height, width):
             outputs = F.interpolate(outputs, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
@@ -94,12 +93,9 @@ def parse_run_spec(spec: str | Path) -> tuple[Path, tuple[int, int] | None]:
     if "@" in text and not Path(text).exists():
         text, _, size_text = text.rpartition("@")
         try:
-            height, width = (int(v) for v in size_text.lower().split("x"))
-        except ValueError:
-            raise ValueError(f"{spec!r}: write PATH@HEIGHTxWIDTH, e.g. runs/pix2pix@256x256") from None
-        if height < 1 or width < 1:
-            raise ValueError(f"{spec!r}: the size must be positive")
-        size = (height, width)
+            size = parse_size(size_text)
+        except ValueError as error:
+            raise ValueError(f"{spec!r}: write PATH@HEIGHTxWIDTH, e.g. runs/pix2pix@256x256 ({error})") from None
     path = Path(text)
     if not path.exists():
         raise ValueError(f"run {path} does not exist")

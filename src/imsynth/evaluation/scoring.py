@@ -19,9 +19,9 @@ already differ by.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,41 +29,18 @@ import torch
 from imsynth.data.cityscapes import CityscapesSample, find_pairs
 from imsynth.data.datasets import DatasetError, read_rgb
 from imsynth.data.labels import LabelSpace
-from imsynth.evaluation.fcn_score import LoadedSegmenter, load_segmenter, read_segmenter_validation
-from imsynth.evaluation.frechet import FeatureStatistics, FrechetNetwork, fid_network, fld2_network, statistics_distance
+from imsynth.evaluation.appearance import AppearanceStatistics, appearance_ratios
+from imsynth.evaluation.frechet import FeatureStatistics, FrechetNetwork, statistics_distance
 from imsynth.evaluation.image_metrics import FeatureDistance, pairwise_diversity, psnr, ssim
+from imsynth.evaluation.networks import EvaluationSettings, MetricNetworks
 from imsynth.evaluation.runs import ResizedSynthesizer
 from imsynth.evaluation.segmentation_metrics import ConfusionMatrix
 from imsynth.inference.synthesizer import LayoutSynthesizer
-from imsynth.utils.device import resolve_device
 
 __all__ = ["EvaluationSettings", "MetricNetworks", "GridRow", "ScoreTable", "score_runs", "select_samples"]
 
 Log = Callable[[str], None]
 GRID_VARIANTS = 4  # variants kept per run for the image grids
-
-
-@dataclass
-class EvaluationSettings:
-    """What to evaluate on and with which networks (the options of ``imsynth evaluate`` / ``compare``)."""
-
-    data_root: Path
-    split: str = "val"
-    count: int | None = None  # first N layouts of the split; None = all
-    variants: int | None = None  # k per layout for diversity; None = all the model makes
-    segmenter: Path | None = None  # run of `imsynth train segmenter`; None = no FCN-score
-    grid_rows: int = 6
-    inception_weights: Path | None = None
-    require_fid: bool = False
-    device: str = "auto"
-    floor_split: str | None = None  # real photos for the Fréchet sampling floor; None = train (val if split is train)
-
-    def __post_init__(self) -> None:
-        self.data_root = Path(self.data_root)
-        self.segmenter = Path(self.segmenter) if self.segmenter is not None else None
-        self.inception_weights = Path(self.inception_weights) if self.inception_weights is not None else None
-        if self.floor_split is None:
-            self.floor_split = "val" if self.split == "train" else "train"
 
 
 def select_samples(settings: EvaluationSettings) -> list[CityscapesSample]:
@@ -72,83 +49,6 @@ def select_samples(settings: EvaluationSettings) -> list[CityscapesSample]:
     if not samples:
         raise DatasetError(f"no photo/label pairs in split {settings.split!r} of {settings.data_root}")
     return samples[: settings.count] if settings.count is not None else samples
-
-
-# --------------------------------------------------------------------------------------------- networks
-@dataclass
-class MetricNetworks:
-    """The frozen networks every metric is computed with, loaded once and described in reports."""
-
-    fld: FrechetNetwork
-    distance: FeatureDistance
-    segmenter: LoadedSegmenter | None = None
-    segmenter_validation: dict[str, Any] | None = None
-    fid: FrechetNetwork | None = None
-    fid_note: str = ""
-
-    @classmethod
-    def load(cls, settings: EvaluationSettings) -> MetricNetworks:
-        from imsynth.models.backbones import WeightsNotFoundError
-
-        device = resolve_device(settings.device)
-        fld = fld2_network(device)
-        networks = cls(fld=fld, distance=FeatureDistance(fld.network))  # one EfficientNet-Lite2 for both
-        if settings.segmenter is not None:
-            networks.segmenter = load_segmenter(settings.segmenter, settings.device)
-            networks.segmenter_validation = read_segmenter_validation(networks.segmenter)
-        if settings.inception_weights is not None or settings.require_fid:
-            networks.fid = fid_network(str(settings.inception_weights) if settings.inception_weights else None, device)
-        else:
-            try:
-                networks.fid = fid_network(None, device)  # $IMSYNTH_INCEPTION_WEIGHTS, if set
-            except WeightsNotFoundError:
-                networks.fid_note = (
-                    "FID not computed: no Inception weights (pass --inception-weights "
-                    "pt_inception-2015-12-05-6726825d.pth or set $IMSYNTH_INCEPTION_WEIGHTS)"
-                )
-        return networks
-
-    def segmenter_sentence(self) -> str:
-        """Which segmenter computed the FCN-score and how good it is on real photos."""
-        if self.segmenter is None:
-            return "No FCN-score: no segmenter given (--segmenter RUN of `imsynth train segmenter`)."
-        text = f"FCN-score by {self.segmenter.describe()}"
-        record = self.segmenter_validation
-        if record is not None:
-            text += (
-                f", whose own scores on the {record['images']} real photos of split '{record['split']}' are "
-                f"mIoU {record['mean_iou']:.3f}, pixel accuracy {record['pixel_accuracy']:.3f}, "
-                f"mean class accuracy {record['mean_class_accuracy']:.3f}"
-            )
-        else:
-            text += " (its validation record val_metrics.json is missing or from another step)"
-        return text + "."
-
-    def provenance(self) -> dict[str, Any]:
-        """Machine-readable description of every network (stored in metrics.json)."""
-        segmenter = None
-        if self.segmenter is not None:
-            segmenter = {
-                "run": str(self.segmenter.run_dir or self.segmenter.source),
-                "step": self.segmenter.step,
-                "trained_at": list(self.segmenter.train_size),
-                "trained_on": self.segmenter.data_root,
-                "validation_on_real_photos": _validation_summary(self.segmenter_validation),
-            }
-        return {
-            "segmenter": segmenter,
-            "fld2": self.fld.describe,
-            "fid": self.fid.describe if self.fid is not None else None,
-            "fid_note": self.fid_note,
-            "feature_distance": self.distance.description,
-        }
-
-
-def _validation_summary(record: dict[str, Any] | None) -> dict[str, Any] | None:
-    if record is None:
-        return None
-    keys = ("split", "images", "mean_iou", "pixel_accuracy", "mean_class_accuracy", "step")
-    return {k: record[k] for k in keys if k in record}
 
 
 # --------------------------------------------------------------------------------------------- accumulation
@@ -166,6 +66,7 @@ class _Row:
     feature_distance: list[float] = field(default_factory=list)
     diversity: list[float] = field(default_factory=list)
     confusion_all_variants: ConfusionMatrix | None = None
+    appearance: AppearanceStatistics | None = None  # texture, contrast, colourfulness of every variant
 
 
 @dataclass
@@ -245,11 +146,12 @@ def score_runs(
     device = next(networks.fld.network.parameters()).device
 
     def new_row(name: str, info: dict[str, Any]) -> _Row:
-        confusion = ConfusionMatrix(space.num_classes) if networks.segmenter is not None else None
+        confusion = ConfusionMatrix(space.num_classes, space.ignore_index) if networks.segmenter is not None else None
         fid = FeatureStatistics(networks.fid.dim) if networks.fid is not None else None
         row = _Row(name, info, confusion, FeatureStatistics(networks.fld.dim), fid)
+        row.appearance = AppearanceStatistics(space.num_classes)
         if confusion is not None and info["kind"] == "run":
-            row.confusion_all_variants = ConfusionMatrix(space.num_classes)
+            row.confusion_all_variants = ConfusionMatrix(space.num_classes, space.ignore_index)
         return row
 
     real = new_row("real photos", {"kind": "real", "method": "real photos"})
@@ -283,6 +185,8 @@ def score_runs(
         with torch.inference_mode():
             real_features = networks.distance.features(real_tensor)
         real_segmentation = _segment(networks, real, photo, target)
+        assert real.appearance is not None
+        real.appearance.add(photo[None], target)
         _add_frechet(networks, real, photo[None])
         keep = index < settings.grid_rows
         if keep:
@@ -301,6 +205,8 @@ def score_runs(
             segmentation = _segment(networks, row, outputs[0], target)
             _segment_all_variants(networks, row, outputs, segmentation, target)
             _add_frechet(networks, row, outputs[:1])
+            assert row.appearance is not None
+            row.appearance.add(outputs, target)
             _add_pair_metrics(networks, row, _to_tensor(outputs, device), real_tensor, real_features)
             if keep:
                 grid[-1].outputs[name] = outputs[:GRID_VARIANTS]
@@ -390,7 +296,7 @@ def _summary(row: _Row, real: _Row, space: LabelSpace, floor: _Floor | None = No
             fcn_mean_class_accuracy=scores.mean_class_accuracy,
             fcn_mean_iou=scores.mean_iou,
             fcn_classes_in_mean_iou=scores.classes_in_mean_iou,
-            fcn_class_iou=dict(zip(space.train_names, scores.class_iou)),
+            fcn_class_iou=dict(zip(space.train_names, scores.class_iou, strict=True)),
         )
     else:
         out.update(
@@ -412,11 +318,25 @@ def _summary(row: _Row, real: _Row, space: LabelSpace, floor: _Floor | None = No
         )
     else:
         out["fld2"] = statistics_distance(row.fld, real.fld) if row.fld.count >= 2 else None
-        out["fid"] = statistics_distance(row.fid, real.fid) if row.fid is not None and row.fid.count >= 2 else None
+        out["fid"] = (
+            statistics_distance(row.fid, real.fid)
+            if row.fid is not None and real.fid is not None and row.fid.count >= 2
+            else None
+        )
     out.update(
         psnr=_mean(row.psnr),
         ssim=_mean(row.ssim),
         feature_distance=_mean(row.feature_distance),
         diversity=_mean(row.diversity),
     )
+    out.update(_appearance_summary(row, real, space))
     return out
+
+
+def _appearance_summary(row: _Row, real: _Row, space: LabelSpace) -> dict[str, Any]:
+    """Texture, contrast and colourfulness ratios against the real photos of the same layouts
+    (all k variants of a run; 1.0 for the real row), and the absolute statistics."""
+    assert row.appearance is not None and real.appearance is not None
+    names = space.train_names
+    ratios = appearance_ratios(row.appearance, real.appearance, names)
+    return {**ratios, "appearance": row.appearance.summary(names)}

@@ -82,7 +82,7 @@ class SegmentationScores:
 
 
 def _ratios(numerator: np.ndarray, denominator: np.ndarray) -> list[float | None]:
-    return [float(n / d) if d > 0 else None for n, d in zip(numerator, denominator)]
+    return [float(n / d) if d > 0 else None for n, d in zip(numerator, denominator, strict=True)]
 
 
 def _mean(values: list[float | None]) -> float:

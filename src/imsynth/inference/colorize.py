@@ -18,17 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import Tensor
 
 from imsynth.color.encoding import DecodeConfig
-from imsynth.color.lab import L_CENTER, fit_to_gamut, lab_to_rgb, rgb_to_lab
-from imsynth.data.datasets import IMAGE_EXTENSIONS, list_images
 from imsynth.data.imagefile import ImageReadError, open_image
+from imsynth.data.listing import list_photos as list_images_to_colorize  # an image, or a folder's images
 from imsynth.inference.batch import BatchItem, BatchReport, plan_items, run_batch
-from imsynth.models.colorizer import SIZE_MULTIPLE, ColorizerNet
-from imsynth.training.checkpoint import load_method_checkpoint
-from imsynth.training.restore import restore_model
+from imsynth.models.colorizer import ColorizerNet, colorize_tensor, predict_ab
+from imsynth.runs import load_method_checkpoint, restore_model
 from imsynth.utils.images import tensor_to_uint8, uint8_to_tensor
 
 __all__ = [
@@ -39,39 +35,6 @@ __all__ = [
     "colorize_files",
     "list_images_to_colorize",
 ]
-
-
-def predict_ab(
-    net: ColorizerNet, lightness: Tensor, decode: DecodeConfig | None = None, work_size: int | None = None
-) -> Tensor:
-    """ab ``(N, 2, H, W)`` for lightness ``(N, 1, H, W)`` in [0, 100] of any size.
-
-    The network runs on ``L - 50``, first shrunk so its shorter side is at most ``work_size`` (if
-    given) and padded (edge replication) to a multiple of 8; its output is upsampled back to ``H x W``.
-    """
-    decode = decode or DecodeConfig()
-    height, width = lightness.shape[-2:]
-    x = lightness - L_CENTER
-    if work_size is not None and min(height, width) > work_size:
-        scale = work_size / min(height, width)
-        size = (max(1, round(height * scale)), max(1, round(width * scale)))
-        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
-    h, w = x.shape[-2:]
-    pad_h, pad_w = -h % SIZE_MULTIPLE, -w % SIZE_MULTIPLE
-    x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-    ab = net.predict_ab(x, decode.mode, decode.temperature, full_resolution=True)[..., :h, :w]
-    if (h, w) != (height, width):
-        ab = F.interpolate(ab, size=(height, width), mode="bilinear", align_corners=False)
-    return ab
-
-
-def colorize_tensor(
-    net: ColorizerNet, rgb: Tensor, decode: DecodeConfig | None = None, work_size: int | None = None
-) -> Tensor:
-    """RGB (or gray, any channels averaged by Lab) ``(N, 3, H, W)`` in [0, 1] -> colorized RGB, same L."""
-    lightness = rgb_to_lab(rgb.float())[:, :1]
-    ab = predict_ab(net, lightness, decode, work_size)
-    return lab_to_rgb(fit_to_gamut(torch.cat([lightness, ab], dim=1))).clamp(0, 1)
 
 
 @dataclass
@@ -120,25 +83,12 @@ def load_colorizer(
     return LoadedColorizer(model, decode or config.decode, loaded.step, loaded.path, work_size)
 
 
-def list_images_to_colorize(path: str | Path) -> list[Path]:
-    """An image file, or the images under a folder (recursively, hidden files skipped)."""
-    path = Path(path)
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise FileNotFoundError(f"no such image or folder: {path}")
-    files = list_images(path, recursive=True)
-    if not files:
-        raise FileNotFoundError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under {path}")
-    return files
-
-
 def _read_for_colorization(path: Path) -> np.ndarray:
     """A file as uint8 gray, RGB or RGBA (palette and 16-bit images converted, EXIF orientation applied)."""
     from PIL import ImageOps
 
-    with open_image(path) as image:
-        image = ImageOps.exif_transpose(image)
+    with open_image(path) as opened:
+        image = ImageOps.exif_transpose(opened)
         if image.mode in ("L", "RGB", "RGBA"):
             return np.array(image)
         if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):

@@ -15,13 +15,12 @@ import numpy as np
 import torch
 
 from imsynth.data.cityscapes import parse_label_name
-from imsynth.data.label_files import LabelMapFile
 from imsynth.data.labels import DEFAULT_COLOR_TOLERANCE, LabelDecodeError, LabelSpace
+from imsynth.data.listing import LabelMapFile
 from imsynth.inference.batch import BatchItem, BatchReport, plan_items, run_batch
 from imsynth.inference.synthesizer import checkpoint_label_space
 from imsynth.models.crn import CRN
-from imsynth.training.checkpoint import CheckpointError, load_method_checkpoint
-from imsynth.training.restore import restore_model
+from imsynth.runs import CheckpointError, check_label_space, load_method_checkpoint, restore_model
 from imsynth.utils.images import tensor_to_uint8, tile_grid
 
 if TYPE_CHECKING:
@@ -69,6 +68,7 @@ def load_crn(checkpoint: str | Path, device: str = "auto") -> LoadedCRN:
 
     loaded, config = load_method_checkpoint(checkpoint, "crn", CRNMethodConfig)
     space = checkpoint_label_space(loaded, config.data.label_space)
+    check_label_space(loaded, space, config.model.num_classes, config.model.ignore_index)
     grid = config.model.height * config.model.width
     if grid > MAX_GRID_PIXELS:
         raise CheckpointError(

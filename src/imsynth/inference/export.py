@@ -27,8 +27,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from imsynth.models.crn import CRN
 from imsynth.nn.norm import LayerNorm2d
-from imsynth.training.checkpoint import CheckpointError, read_checkpoint_config
+from imsynth.runs import CheckpointError, read_checkpoint_config
 
 __all__ = ["ExportResult", "Pix2PixGraph", "CRNGraph", "export_onnx", "run_onnx", "DEFAULT_OPSET"]
 
@@ -51,7 +52,7 @@ class CRNGraph(nn.Module):
 
     Takes over ``crn`` (its layer norms are swapped for traceable equivalents)."""
 
-    def __init__(self, crn: nn.Module) -> None:
+    def __init__(self, crn: CRN) -> None:
         super().__init__()
         self.crn = _traceable(crn)
         self.num_classes = int(crn.config.num_classes)

@@ -30,13 +30,12 @@ import torch
 from torch import Tensor, nn
 
 from imsynth.data.datasets import DatasetError, read_rgb
-from imsynth.data.label_files import LabelMapFile
 from imsynth.data.labels import DEFAULT_COLOR_TOLERANCE, LabelDecodeError, LabelSpace
+from imsynth.data.listing import LabelMapFile
 from imsynth.inference.batch import BatchItem, BatchReport, plan_items, run_batch
 from imsynth.inference.synthesizer import checkpoint_label_space
 from imsynth.models.pix2pix import build_generator, generator_test_mode, to_signed, to_unit
-from imsynth.training.checkpoint import CheckpointError, load_method_checkpoint
-from imsynth.training.restore import restore_model
+from imsynth.runs import CheckpointError, load_method_checkpoint, restore_model
 from imsynth.utils.images import tensor_to_uint8, uint8_to_tensor
 
 __all__ = ["LoadedPix2Pix", "load_pix2pix", "reflect_pad_to_multiple", "translate_files"]

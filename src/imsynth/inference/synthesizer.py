@@ -15,7 +15,7 @@ import numpy as np
 from imsynth.data.labels import LabelSpace, stored_label_space
 
 if TYPE_CHECKING:
-    from imsynth.training.checkpoint import Checkpoint
+    from imsynth.runs import Checkpoint
 
 
 @runtime_checkable
@@ -43,7 +43,7 @@ _LOADERS = {
 
 def checkpoint_label_space(checkpoint: Checkpoint, value: Any) -> LabelSpace:
     """The label space a checkpoint config stores (a built-in name or the space); errors as :class:`CheckpointError`."""
-    from imsynth.training.checkpoint import CheckpointError
+    from imsynth.runs import CheckpointError
 
     try:
         return stored_label_space(value)
@@ -55,7 +55,7 @@ def checkpoint_label_space(checkpoint: Checkpoint, value: Any) -> LabelSpace:
 
 def load_synthesizer(checkpoint: str | Path, device: str = "auto") -> LayoutSynthesizer:
     """Load any layout -> photo checkpoint (run folder, checkpoint folder or .safetensors)."""
-    from imsynth.training.checkpoint import CheckpointError, read_checkpoint_config
+    from imsynth.runs import CheckpointError, read_checkpoint_config
 
     method = read_checkpoint_config(checkpoint).get("method")
     if method not in _LOADERS:

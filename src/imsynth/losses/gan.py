@@ -28,6 +28,8 @@ __all__ = [
     "discriminator_loss",
     "generator_adversarial_loss",
     "reconstruction_l1",
+    "discriminator_feature_matching",
+    "multiscale_adversarial_loss",
     "Pix2PixLoss",
 ]
 
@@ -75,6 +77,24 @@ def generator_adversarial_loss(fake_prediction: Tensor, mode: GANMode = "vanilla
 def reconstruction_l1(fake: Tensor, real: Tensor) -> Tensor:
     """``L_L1`` (Eq. 3): mean absolute difference between output and target."""
     return F.l1_loss(fake, real)
+
+
+def multiscale_adversarial_loss(outputs: list[list[Tensor]], target_is_real: bool, mode: GANMode = "lsgan") -> Tensor:
+    """:func:`adversarial_loss` of the logits (last layer) of every scale of a multi-scale D, averaged
+    over the scales (pix2pixHD, Eq. 3: the sum over the discriminators, here their mean)."""
+    return torch.stack([adversarial_loss(scale[-1], target_is_real, mode) for scale in outputs]).mean()
+
+
+def discriminator_feature_matching(fake_outputs: list[list[Tensor]], real_outputs: list[list[Tensor]]) -> Tensor:
+    """pix2pixHD's feature-matching loss (Eq. 4): the L1 distance between D's intermediate features
+    of the real and the synthesized pair, averaged over D's layers (logits excluded) and scales.
+    The real features are detached: only the generator learns from this term."""
+    terms = [
+        (fake - real.detach()).abs().mean()
+        for fake_scale, real_scale in zip(fake_outputs, real_outputs, strict=True)
+        for fake, real in zip(fake_scale[:-1], real_scale[:-1], strict=True)
+    ]
+    return torch.stack(terms).mean()
 
 
 class Pix2PixLoss:

@@ -34,8 +34,10 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
+from imsynth.losses.texture import TEXTURE_STATISTICS, class_texture_distance
 from imsynth.nn.labelmaps import area_resize
 
 __all__ = ["FeatureExtractor", "resolve_layer_weights", "FeatureMatchingLoss", "DiversityLoss"]
@@ -89,7 +91,7 @@ class FeatureMatchingLoss(nn.Module):
         _check_levels(fake_levels, self.layer_weights)
         terms: dict[str, Tensor] = {}
         total = fake.new_zeros(())
-        for l, (weight, r, f) in enumerate(zip(self.layer_weights, real_levels, fake_levels)):
+        for l, (weight, r, f) in enumerate(zip(self.layer_weights, real_levels, fake_levels, strict=True)):
             if weight == 0.0:
                 continue
             term = weight * (r - f).abs().mean()
@@ -108,6 +110,18 @@ class DiversityLoss(nn.Module):
     fakes together.
 
     ``min_weight`` / ``mean_weight`` are a and b of the module docstring (0.999 / 0.001).
+
+    Two additions to the paper's terms, both off by default (they are levers of the
+    photographic-output ablation, see :class:`imsynth.methods.crn.PerceptualLossConfig`):
+
+    * ``texture_weights`` (L + 1 values, level 0 = the image): per-class distances between feature
+      statistics (``texture_statistics``: per-channel mean and standard deviation, or Gram
+      matrices; :func:`imsynth.losses.texture.class_texture_distance`), which reward texture of
+      the right statistics wherever it lies; they enter ``D(j, p)`` beside the feature terms, so
+      the minimum over the k images covers them too.
+    * ``image_downsample`` = f > 1 compares the images (level 0) after f x f area averaging:
+      colours and shading are still matched, but texture finer than f pixels, whose phase no
+      layout can predict, is no longer pulled towards its blurred mean.
     """
 
     def __init__(
@@ -116,16 +130,36 @@ class DiversityLoss(nn.Module):
         layer_weights: Sequence[float] | None = None,
         min_weight: float = 0.999,
         mean_weight: float = 0.001,
+        texture_weights: Sequence[float] | None = None,
+        image_downsample: int = 1,
+        texture_statistics: str = "meanstd",
     ) -> None:
         super().__init__()
         self.extractor = extractor
         self.layer_weights = resolve_layer_weights(extractor, layer_weights)
+        self.texture_weights = [float(w) for w in texture_weights] if texture_weights else []
+        if self.texture_weights and len(self.texture_weights) != len(self.layer_weights):
+            raise ValueError(
+                f"{len(self.texture_weights)} texture weights given for {len(self.layer_weights)} levels "
+                "(the image plus the extractor layers)"
+            )
+        if texture_statistics not in TEXTURE_STATISTICS:
+            raise ValueError(f"texture_statistics must be one of {TEXTURE_STATISTICS}, got {texture_statistics!r}")
+        self.texture_statistics = texture_statistics
+        if int(image_downsample) < 1:
+            raise ValueError(f"image_downsample must be >= 1, got {image_downsample}")
+        self.image_downsample = int(image_downsample)
         self.min_weight = float(min_weight)
         self.mean_weight = float(mean_weight)
 
-    def class_errors(self, fakes: Tensor, real: Tensor, masks: Tensor) -> list[Tensor]:
-        """Weighted per-layer errors ``lambda_l * D_l(j, p)``: one B x k x P tensor per layer
-        (zeros, without the comparison, for layers of weight 0)."""
+    def _levels(self, images: Tensor) -> list[Tensor]:
+        """The image (area-downsampled by ``image_downsample``) and the extractor's feature maps."""
+        image = F.avg_pool2d(images, self.image_downsample) if self.image_downsample > 1 else images
+        return [image, *self.extractor(images)]
+
+    def class_errors(self, fakes: Tensor, real: Tensor, masks: Tensor) -> dict[str, Tensor]:
+        """Weighted per-class errors, one B x k x P tensor per term of non-zero weight:
+        ``"layer{l}"`` = ``lambda_l * D_l(j, p)`` and ``"texture{l}"`` = the texture term of level l."""
         shapes_match = fakes.dim() == 5 and real.dim() == 4 and fakes.shape[2:] == real.shape[1:]
         if not shapes_match or fakes.size(0) != real.size(0):
             raise ValueError(
@@ -137,36 +171,39 @@ class DiversityLoss(nn.Module):
         b, k = fakes.shape[:2]
         flat = fakes.reshape(b * k, *fakes.shape[2:])
         with torch.no_grad():
-            real_levels = [real.detach(), *self.extractor(real)]
-        fake_levels = [flat, *self.extractor(flat)]
+            real_levels = self._levels(real.detach())
+        fake_levels = self._levels(flat)
         _check_levels(fake_levels, self.layer_weights)
-        errors: list[Tensor] = []
-        for weight, r, f in zip(self.layer_weights, real_levels, fake_levels):
-            if weight == 0.0:
-                errors.append(fakes.new_zeros(b, k, masks.size(1)))
-                continue
-            f = f.reshape(b, k, *f.shape[1:])
-            distance = (f - r.unsqueeze(1)).abs().mean(dim=2)  # B x k x H_l x W_l
-            h, w = distance.shape[-2:]
-            layer_masks = area_resize(masks.to(distance.dtype), (h, w))  # B x P x H_l x W_l
-            per_class = torch.einsum("bkhw,bphw->bkp", distance, layer_masks) / (h * w)
-            errors.append(weight * per_class)
+        texture_weights = self.texture_weights or [0.0] * len(self.layer_weights)
+        errors: dict[str, Tensor] = {}
+        for level, (weight, texture_weight, r, f) in enumerate(
+            zip(self.layer_weights, texture_weights, real_levels, fake_levels, strict=True)
+        ):
+            if weight != 0.0:
+                distance = (f.reshape(b, k, *f.shape[1:]) - r.unsqueeze(1)).abs().mean(dim=2)  # B x k x h x w
+                h, w = distance.shape[-2:]
+                layer_masks = area_resize(masks.to(distance.dtype), (h, w))  # B x P x h x w
+                errors[f"layer{level}"] = weight * torch.einsum("bkhw,bphw->bkp", distance, layer_masks) / (h * w)
+            if texture_weight != 0.0:
+                errors[f"texture{level}"] = texture_weight * class_texture_distance(
+                    f, r, masks, self.texture_statistics
+                )
         return errors
 
     def forward(self, fakes: Tensor, real: Tensor, masks: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         errors = self.class_errors(fakes, real, masks)
-        total = torch.stack(errors).sum(dim=0)  # B x k x P
+        if not errors:
+            raise ValueError("every layer and texture weight is 0: the loss would be constant")
+        total = torch.stack(list(errors.values())).sum(dim=0)  # B x k x P
         best, best_index = total.min(dim=1)  # B x P
         loss = (self.min_weight * best + self.mean_weight * total.mean(dim=1)).sum(dim=1).mean()
-        # Per-layer share of the loss: each layer's error at the per-class best image, plus its
+        # Per-term share of the loss: each term's error at the per-class best image, plus its
         # share of the mean term; these add up to the loss.
         terms: dict[str, Tensor] = {}
         with torch.no_grad():
             index = best_index.unsqueeze(1)  # B x 1 x P
-            for l, (weight, err) in enumerate(zip(self.layer_weights, errors)):
-                if weight == 0.0:
-                    continue
+            for name, err in errors.items():
                 chosen = err.gather(1, index).squeeze(1)
                 share = self.min_weight * chosen + self.mean_weight * err.mean(dim=1)
-                terms[f"layer{l}"] = share.sum(dim=1).mean()
+                terms[name] = share.sum(dim=1).mean()
         return loss, terms

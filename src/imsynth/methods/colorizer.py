@@ -16,19 +16,22 @@ checkpoints and the model's buffers all carry it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
+from torch.utils.data import Dataset
 
 from imsynth.color.bins import QuantizationConfig, ab_bins
 from imsynth.color.encoding import DecodeConfig, soft_encode
 from imsynth.color.lab import L_CENTER, lightness_only, rgb_to_lab
 from imsynth.color.prior import RebalanceConfig, class_weights, has_color
 from imsynth.losses.colorization import ab_l2_loss, rebalanced_cross_entropy
-from imsynth.models.colorizer import OUTPUT_STRIDE, ColorizerConfig, ColorizerNet
+from imsynth.models.colorizer import OUTPUT_STRIDE, ColorizerConfig, ColorizerNet, colorize_tensor
+from imsynth.training.config import Recipe
 from imsynth.training.method import SingleOptimizerMethod
 
 __all__ = [
@@ -98,6 +101,7 @@ class ColorizerMethod(SingleOptimizerMethod[ColorizerMethodConfig]):
 
     name = "colorizer"
     config_class = ColorizerMethodConfig
+    recipe = Recipe(lr=REFERENCE_LR, betas=REFERENCE_BETAS, weight_decay=REFERENCE_WEIGHT_DECAY)
     optimizer_name = "colorizer"
 
     def __init__(self, config: ColorizerMethodConfig) -> None:
@@ -128,7 +132,7 @@ class ColorizerMethod(SingleOptimizerMethod[ColorizerMethodConfig]):
     def _prior(self) -> Tensor | None:
         return torch.tensor(self.config.prior, dtype=torch.float64) if self.config.prior else None
 
-    def build_models(self) -> dict[str, ColorizerNet]:
+    def build_models(self) -> dict[str, nn.Module]:
         prior = self._prior()
         if self.config.model.head == "classification":
             self.net = ColorizerNet(self.config.model, self.centers, None if prior is None else prior / prior.sum())
@@ -164,9 +168,10 @@ class ColorizerMethod(SingleOptimizerMethod[ColorizerMethodConfig]):
         loss = rebalanced_cross_entropy(output, encoded, pixel_weights)
         return loss, {"loss/unweighted_ce": rebalanced_cross_entropy(output.detach(), encoded).detach()}
 
-    def sample(self, batch: dict[str, Any]) -> dict[str, Tensor]:
-        from imsynth.inference.colorize import colorize_tensor
+    def build_dataset(self, seed: int = 0) -> Dataset[Any]:
+        return training_dataset(self.config.data, seed)
 
+    def sample(self, batch: dict[str, Any]) -> dict[str, Tensor]:
         assert self.net is not None
         rgb = batch["image"]
         return {
@@ -199,7 +204,7 @@ def folder_prior(
 
     dataset = ImageFolder(root, size=load_size)
     loader = DataLoader(dataset, batch_size=1, num_workers=workers)
-    images = (item["image"] for item in loader)
+    images: Iterable[Tensor] = (item["image"] for item in loader)
     if progress:
         from tqdm import tqdm
 

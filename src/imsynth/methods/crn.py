@@ -8,17 +8,21 @@ generic trainer does the rest.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
+from imsynth.data.datasets import CityscapesPairs
 from imsynth.data.labels import get_label_space
 from imsynth.losses.perceptual import DiversityLoss, FeatureMatchingLoss
+from imsynth.methods.adversary import AdversarialConfig, ConditionalAdversary
+from imsynth.methods.pairs import LayoutPairsConfig, layout_pairs
 from imsynth.models.crn import CRN, CRNConfig
 from imsynth.nn.labelmaps import one_hot_with_void
-from imsynth.training.config import TrainConfig
+from imsynth.training.config import Recipe, TrainConfig
 from imsynth.training.distributed import environment, mean_over_ranks
 from imsynth.training.method import TrainingMethod
 from imsynth.training.optim import make_optimizer
@@ -44,16 +48,20 @@ class PerceptualLossConfig:
     """Paper Sec. 3.3: after an initial phase (100 epochs), set each lambda_l to the inverse of its
     term's running mean so every layer contributes equally; the weights are then frozen. ``None``
     keeps the given/default weights (already calibrated this way for the shipped backbones)."""
+    layers: list[str] | None = None
+    """The backbone's layers to compare (None: its defaults, e.g. EfficientNet-Lite's stage1, 2, 3, 5, 7)."""
+    texture_weights: list[float] | None = None
+    """Per-class texture-statistics terms, one weight per level like ``layer_weights``
+    (:mod:`imsynth.losses.texture`); ``None`` = none, the paper's loss."""
+    texture_statistics: str = "meanstd"
+    """``"meanstd"`` (per-channel mean and standard deviation) or ``"gram"`` (Gram matrices)."""
+    image_downsample: int = 1
+    """Compare the images (level 0) after f x f area averaging (1 = pixel by pixel, the paper)."""
 
 
 @dataclass
-class CRNDataConfig:
+class CRNDataConfig(LayoutPairsConfig):
     """Where the training pairs come from (a Cityscapes-format root) and how they are augmented."""
-
-    root: str = ""
-    split: str = "train"
-    label_space: str | dict[str, Any] = "cityscapes"  # a built-in name or the space itself (never a path)
-    flip: bool = True
 
 
 @dataclass
@@ -61,17 +69,42 @@ class CRNMethodConfig:
     model: CRNConfig = field(default_factory=lambda: CRNConfig(height=256, width=512))
     loss: PerceptualLossConfig = field(default_factory=PerceptualLossConfig)
     data: CRNDataConfig = field(default_factory=CRNDataConfig)
+    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
 
 
 def build_loss_network(config: PerceptualLossConfig) -> nn.Module:
     """The frozen feature extractor named by ``config`` (``"auto"`` must be resolved first)."""
     from imsynth.models.backbones import build_feature_extractor
 
+    layers: dict[str, Any] = {"layers": list(config.layers)} if config.layers else {}
     if config.backbone == "vgg19":
         return build_feature_extractor(
-            "vgg19", weights=config.vgg_weights, pooling=config.vgg_pooling, preprocess=config.vgg_preprocess
+            "vgg19",
+            weights=config.vgg_weights,
+            pooling=config.vgg_pooling,
+            preprocess=config.vgg_preprocess,
+            download=config.vgg_weights is None,  # asked for by name: fetch torchvision's file if missing
+            **layers,
         )
-    return build_feature_extractor(config.backbone)
+    return build_feature_extractor(config.backbone, **layers)
+
+
+def build_criterion(
+    config: PerceptualLossConfig, num_variants: int, extractor: nn.Module
+) -> FeatureMatchingLoss | DiversityLoss:
+    """The paper's loss for k images: Eq. 1 for k = 1 (unless texture or low-pass image terms are
+    asked for, which need the per-class form), the diversity loss of Sec. 3.4 otherwise."""
+    if num_variants == 1 and not config.texture_weights and config.image_downsample == 1:
+        return FeatureMatchingLoss(extractor, config.layer_weights)
+    return DiversityLoss(
+        extractor,
+        config.layer_weights,
+        min_weight=config.min_weight,
+        mean_weight=config.mean_weight,
+        texture_weights=config.texture_weights,
+        image_downsample=config.image_downsample,
+        texture_statistics=config.texture_statistics,
+    )
 
 
 def resolve_backbone(config: PerceptualLossConfig) -> None:
@@ -92,59 +125,97 @@ class CRNMethod(TrainingMethod[CRNMethodConfig]):
 
     name = "crn"
     config_class = CRNMethodConfig
+    recipe = Recipe(lr=1e-4, betas=(0.9, 0.999))  # Adam, lr 1e-4 (Sec. 3.5 and the released code)
 
     def __init__(self, config: CRNMethodConfig) -> None:
         resolve_backbone(config.loss)
         super().__init__(config)
         self.generator: CRN | None = None
-        self.criterion: nn.Module | None = None
+        self.discriminator: nn.Module | None = None
+        self.adversary = (
+            ConditionalAdversary(config.adversarial, config.model.label_channels)
+            if config.adversarial.enabled
+            else None
+        )
+        self.criterion: FeatureMatchingLoss | DiversityLoss | None = None
         self._rebalanced_weights: list[float] | None = None
         self._term_sums: list[float] = []  # running sums of the unweighted per-layer terms
         self._term_count = 0
 
+    def build_dataset(self, seed: int = 0) -> CityscapesPairs:
+        """Photo / label pairs of a Cityscapes-format root at the model's size, randomly flipped."""
+        return layout_pairs(self.config.data, self.config.model.height, self.config.model.width, seed)
+
     def build_models(self) -> dict[str, nn.Module]:
         self.generator = CRN(self.config.model)
-        return {"generator": self.generator}
+        models: dict[str, nn.Module] = {"generator": self.generator}
+        if self.adversary is not None:
+            self.discriminator = self.adversary.build_discriminator()
+            models["discriminator"] = self.discriminator
+        return models
 
     def optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
         assert self.generator is not None
         self.optimizer = make_optimizer(self.generator, train)
-        return {"generator": self.optimizer}
+        optimizers = {"generator": self.optimizer}
+        if self.adversary is not None:
+            assert self.discriminator is not None
+            optimizers["discriminator"] = self.adversary.make_optimizer(self.discriminator, train.lr)
+        return optimizers
 
     def on_train_start(self) -> None:
         extractor = build_loss_network(self.config.loss).to(self.device)
-        weights = self._rebalanced_weights or self.config.loss.layer_weights
-        if self.config.model.num_variants > 1:
-            self.criterion = DiversityLoss(
-                extractor, weights, min_weight=self.config.loss.min_weight, mean_weight=self.config.loss.mean_weight
-            )
-        else:
-            self.criterion = FeatureMatchingLoss(extractor, weights)
+        loss = self.config.loss
+        if self._rebalanced_weights:
+            loss = dataclasses.replace(loss, layer_weights=list(self._rebalanced_weights))
+        self.criterion = build_criterion(loss, self.config.model.num_variants, extractor)
 
-    def compute_loss(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Loss of one batch: diversity loss (k > 1, per-class min over the variants) or Eq. 1."""
+    def compute_loss(
+        self, batch: dict[str, Any], fakes: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Loss of one batch: diversity loss (k > 1, per-class min over the variants) or Eq. 1.
+        ``fakes``: the generator's output for the batch, if already computed."""
         assert self.generator is not None and self.criterion is not None
         labels, real = batch["label"], batch["image"]
-        fakes = self.generator(labels)
+        if fakes is None:
+            fakes = self.generator(labels)
         if isinstance(self.criterion, DiversityLoss):
-            masks = one_hot_with_void(labels, self.config.model.num_classes, self.config.model.ignore_index)
-            return self.criterion(fakes, real, masks.to(real.dtype))
+            return self.criterion(fakes, real, self._label_maps(labels, real.dtype))
         return self.criterion(fakes[:, 0], real)
 
+    def _label_maps(self, labels: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        cfg = self.config.model
+        return one_hot_with_void(labels, cfg.num_classes, cfg.ignore_index).to(dtype)
+
     def training_step(self, batch: dict[str, Any], step: int) -> dict[str, torch.Tensor]:
+        assert self.generator is not None
+        scalars: dict[str, torch.Tensor] = {}
         with self.ctx.autocast():
-            loss, terms = self.compute_loss(batch)
+            fakes = self.generator(batch["label"])
+        if self.adversary is not None:  # pix2pixHD order: D's update, then G's against the updated D
+            assert self.discriminator is not None
+            maps = self._label_maps(batch["label"], batch["image"].dtype)
+            scalars.update(self.adversary.discriminator_step(self.ctx, self.discriminator, maps, batch["image"], fakes))
+        with self.ctx.autocast():
+            loss, terms = self.compute_loss(batch, fakes)
+            if self.adversary is not None:
+                assert self.discriminator is not None
+                adversarial, adversarial_terms = self.adversary.generator_terms(
+                    self.discriminator, maps, batch["image"], fakes
+                )
+                loss = loss + adversarial
+                terms = {**terms, **adversarial_terms}
         self.ctx.optimize(loss, self.optimizer)
         if self.config.loss.rebalance_at_step is not None and self._rebalanced_weights is None:
             self._accumulate_terms(terms)
             if step + 1 >= self.config.loss.rebalance_at_step:
                 self._rebalance()
-        return {"loss": loss.detach(), **{f"loss/{k}": v for k, v in terms.items()}}
+        return {"loss": loss.detach(), **{f"loss/{k}": v for k, v in terms.items()}, **scalars}
 
     def _accumulate_terms(self, terms: dict[str, torch.Tensor]) -> None:
         weights = self.criterion.layer_weights  # type: ignore[union-attr]
         raw = [float(terms[f"layer{l}"]) / w if w else 0.0 for l, w in enumerate(weights)]
-        self._term_sums = [a + b for a, b in zip(self._term_sums, raw)] if self._term_sums else raw
+        self._term_sums = [a + b for a, b in zip(self._term_sums, raw, strict=True)] if self._term_sums else raw
         self._term_count += 1
 
     def _rebalance(self) -> None:
@@ -153,7 +224,7 @@ class CRNMethod(TrainingMethod[CRNMethodConfig]):
         # Under DDP every process saw its share of the batches: use the means over all of them.
         means = mean_over_ranks(torch.tensor(means, dtype=torch.float64, device=self.device), environment()).tolist()
         old = self.criterion.layer_weights  # type: ignore[union-attr]
-        new = [old[0] * means[0] / m if m > 0 else w for w, m in zip(old, means)]
+        new = [old[0] * means[0] / m if m > 0 else w for w, m in zip(old, means, strict=True)]
         self._rebalanced_weights = new
         self.criterion.layer_weights = new  # type: ignore[union-attr]
         print(

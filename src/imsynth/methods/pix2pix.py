@@ -21,8 +21,6 @@ crop ``crop_size`` (256), random horizontal flip; ``direction="BtoA"`` swaps A a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -42,7 +40,8 @@ from imsynth.models.pix2pix import (
     to_signed,
     to_unit,
 )
-from imsynth.training.config import TrainConfig
+from imsynth.nn.freeze import frozen
+from imsynth.training.config import Recipe, TrainConfig
 from imsynth.training.method import TrainingMethod
 from imsynth.training.optim import make_optimizer
 from imsynth.utils.images import uint8_to_tensor
@@ -163,30 +162,22 @@ def build_dataset(config: Pix2PixDataConfig, seed: int = 0) -> Dataset:
 
 
 # ----------------------------------------------------------------------------- method
-@contextmanager
-def _frozen(module: nn.Module) -> Iterator[None]:
-    """No parameter gradients for ``module`` inside the block (gradients still flow through it)."""
-    flags = [(p, p.requires_grad) for p in module.parameters()]
-    for p, _ in flags:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in flags:
-            p.requires_grad_(flag)
-
-
 class Pix2PixMethod(TrainingMethod[Pix2PixMethodConfig]):
     """pix2pix: U-Net/ResNet generator against a conditional PatchGAN, cGAN + lambda * L1 (Eq. 4)."""
 
     name = "pix2pix"
     config_class = Pix2PixMethodConfig
+    #: Sec. 6.2: Adam 2e-4, betas (0.5, 0.999); constant for the first half, then linear decay to 0.
+    recipe = Recipe(lr=2e-4, betas=(0.5, 0.999), lr_schedule="linear_decay", decay_start_fraction=0.5)
 
     def __init__(self, config: Pix2PixMethodConfig) -> None:
         super().__init__(config)
         self.generator: nn.Module | None = None
         self.discriminator: nn.Module | None = None
         self.loss = Pix2PixLoss(config.loss)
+
+    def build_dataset(self, seed: int = 0) -> Dataset[Any]:
+        return build_dataset(self.config.data, seed)
 
     def build_models(self) -> dict[str, nn.Module]:
         g = self.config.model.generator
@@ -213,7 +204,7 @@ class Pix2PixMethod(TrainingMethod[Pix2PixMethodConfig]):
             fake_b = self.generator(real_a)
             loss_d, terms_d = self.loss.discriminator(self.judge(real_a, real_b), self.judge(real_a, fake_b.detach()))
         ctx.optimize(loss_d, self.opt_d)
-        with _frozen(self.discriminator):  # G's step needs gradients through D, not for D
+        with frozen(self.discriminator):  # G's step needs gradients through D, not for D
             with ctx.autocast():
                 loss_g, terms_g = self.loss.generator(self.judge(real_a, fake_b), fake_b, real_b)
             ctx.optimize(loss_g, self.opt_g)

@@ -38,7 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from imsynth.color.encoding import DecodeMode, decode_ab
+from imsynth.color.encoding import DecodeConfig, DecodeMode, decode_ab
+from imsynth.color.lab import L_CENTER, fit_to_gamut, lab_to_rgb, rgb_to_lab
 from imsynth.nn.blocks import ConvNormAct
 
 __all__ = ["ColorizerConfig", "ColorizerNet", "BLOCK_CHANNELS", "BLOCK_CONVS", "AB_SCALE", "OUTPUT_STRIDE"]
@@ -109,6 +110,9 @@ def _upsampling_block(in_channels: int, out_channels: int) -> nn.Sequential:
 class ColorizerNet(nn.Module):
     """Lightness -> ab class scores (or ab values) at 1/4 resolution; see the module docstring."""
 
+    bin_centers: Tensor  # buffers (classification head)
+    prior: Tensor
+
     def __init__(self, config: ColorizerConfig, bin_centers: Tensor | None = None, prior: Tensor | None = None) -> None:
         super().__init__()
         self.config = config
@@ -176,3 +180,39 @@ def count_convolutions(model: nn.Module) -> int:
     layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
     classifier = getattr(model, "classifier", None)
     return len([m for m in layers if m is not classifier])
+
+
+# ----------------------------------------------------------------------------- prediction at any size
+
+
+def predict_ab(
+    net: ColorizerNet, lightness: Tensor, decode: DecodeConfig | None = None, work_size: int | None = None
+) -> Tensor:
+    """ab ``(N, 2, H, W)`` for lightness ``(N, 1, H, W)`` in [0, 100] of any size.
+
+    The network runs on ``L - 50``, first shrunk so its shorter side is at most ``work_size`` (if
+    given) and padded (edge replication) to a multiple of 8; its output is upsampled back to ``H x W``.
+    """
+    decode = decode or DecodeConfig()
+    height, width = lightness.shape[-2:]
+    x = lightness - L_CENTER
+    if work_size is not None and min(height, width) > work_size:
+        scale = work_size / min(height, width)
+        size = (max(1, round(height * scale)), max(1, round(width * scale)))
+        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+    h, w = x.shape[-2:]
+    pad_h, pad_w = -h % SIZE_MULTIPLE, -w % SIZE_MULTIPLE
+    x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+    ab = net.predict_ab(x, decode.mode, decode.temperature, full_resolution=True)[..., :h, :w]
+    if (h, w) != (height, width):
+        ab = F.interpolate(ab, size=(height, width), mode="bilinear", align_corners=False)
+    return ab
+
+
+def colorize_tensor(
+    net: ColorizerNet, rgb: Tensor, decode: DecodeConfig | None = None, work_size: int | None = None
+) -> Tensor:
+    """RGB (or gray, any channels averaged by Lab) ``(N, 3, H, W)`` in [0, 1] -> colorized RGB, same L."""
+    lightness = rgb_to_lab(rgb.float())[:, :1]
+    ab = predict_ab(net, lightness, decode, work_size)
+    return lab_to_rgb(fit_to_gamut(torch.cat([lightness, ab], dim=1))).clamp(0, 1)

@@ -40,7 +40,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -115,6 +115,15 @@ class CRNConfig:
     base_width: int = 8
     activation_checkpointing: bool = False
     ignore_index: int = 255
+    projection_init: str = "small"
+    """``"small"`` (:func:`init_projection`: untrained output near mid-gray) or ``"xavier"`` (the
+    authors' Glorot-uniform init: untrained output about as varied as a photo)."""
+    noise_channels: int = 0
+    """Channels of Gaussian noise concatenated to the label input of every module at least
+    ``noise_min_height`` rows high (0 = none, the paper's deterministic CRN). Noise is what a
+    network can shape into texture whose phase no layout determines (cf. StyleGAN's per-layer
+    noise inputs, Karras et al. 2019, Sec. 3.2); :meth:`CRN.forward` draws it, seeded by ``noise_seed``."""
+    noise_min_height: int = 32
 
     def __post_init__(self) -> None:
         if self.widths is not None:
@@ -141,6 +150,13 @@ class CRNConfig:
             raise ValueError(f"num_classes must be >= 1, got {self.num_classes}")
         if self.num_variants < 1:
             raise ValueError(f"num_variants must be >= 1, got {self.num_variants}")
+        if self.projection_init not in ("small", "xavier"):
+            raise ValueError(f"projection_init must be 'small' or 'xavier', got {self.projection_init!r}")
+        if self.noise_channels < 0 or self.noise_min_height < 1:
+            raise ValueError(
+                f"noise_channels must be >= 0 and noise_min_height >= 1, got {self.noise_channels} "
+                f"and {self.noise_min_height}"
+            )
         if not self.width_multiplier > 0:
             raise ValueError(f"width_multiplier must be > 0, got {self.width_multiplier}")
         if self.widths is not None:
@@ -159,6 +175,11 @@ class CRNConfig:
     def label_channels(self) -> int:
         """Channels of the label input: the classes plus void."""
         return self.num_classes + 1
+
+    def module_noise_channels(self) -> list[int]:
+        """Noise channels each module takes (coarsest first): ``noise_channels`` from
+        ``noise_min_height`` rows up, else 0."""
+        return [self.noise_channels if h >= self.noise_min_height else 0 for h, _ in self.module_sizes()]
 
     def module_sizes(self) -> list[tuple[int, int]]:
         """(h_i, w_i) = base * 2^i for every module, coarsest first."""
@@ -240,11 +261,15 @@ class CRN(nn.Module):
         widths = config.module_widths()
         self.cascade = nn.ModuleList()
         previous_width = 0
-        for width in widths:
-            self.cascade.append(CRNModule(previous_width + config.label_channels, width))
+        for width, noise in zip(widths, config.module_noise_channels(), strict=True):
+            self.cascade.append(CRNModule(previous_width + config.label_channels + noise, width))
             previous_width = width
         self.projection = nn.Conv2d(widths[-1], 3 * config.num_variants, kernel_size=1, bias=True)
-        init_projection(self.projection)
+        if config.projection_init == "xavier":
+            nn.init.xavier_uniform_(self.projection.weight)
+            nn.init.zeros_(cast(Tensor, self.projection.bias))  # bias=True above
+        else:
+            init_projection(self.projection)
 
     @property
     def grid_size(self) -> tuple[int, int]:
@@ -270,7 +295,7 @@ class CRN(nn.Module):
         weight = self.projection.weight
         return maps.to(device=weight.device, dtype=weight.dtype)
 
-    def _run_module(self, module: CRNModule, labels: Tensor, previous: Tensor | None) -> Tensor:
+    def _run_module(self, module: nn.Module, labels: Tensor, previous: Tensor | None) -> Tensor:
         """One module, recomputed in the backward pass when activation checkpointing is on."""
         if self.config.activation_checkpointing and torch.is_grad_enabled():
             return checkpoint(module, labels, previous, use_reentrant=False)
@@ -284,23 +309,37 @@ class CRN(nn.Module):
             raise ValueError(f"expected {3 * num_variants} channels, got {c}")
         return raw.view(b, 3, num_variants, h, w).transpose(1, 2).contiguous()
 
-    def forward(self, labels: Tensor, out_size: tuple[int, int] | None = None) -> Tensor:
+    def _with_noise(self, level: Tensor, channels: int, generator: torch.Generator | None) -> Tensor:
+        """The module's label input with ``channels`` planes of N(0, 1) noise appended."""
+        if channels == 0:
+            return level
+        b, _, h, w = level.shape
+        noise = torch.randn(b, channels, h, w, generator=generator, device=level.device, dtype=level.dtype)
+        return torch.cat([level, noise], dim=1)
+
+    def forward(self, labels: Tensor, out_size: tuple[int, int] | None = None, noise_seed: int | None = None) -> Tensor:
+        """``noise_seed`` makes the noise inputs (if the config has any) reproducible; ``None``
+        draws them from the global random stream (training)."""
         in_size = (int(labels.shape[-2]), int(labels.shape[-1]))
         target = in_size if out_size is None else (int(out_size[0]), int(out_size[1]))
         maps = self.prepare_labels(labels)
         pyramid = label_pyramid(maps, self.config.module_sizes())
+        generator = None
+        if noise_seed is not None and self.config.noise_channels:
+            generator = torch.Generator(device=maps.device).manual_seed(int(noise_seed))
         features: Tensor | None = None
-        for module, level in zip(self.cascade, pyramid):
-            features = self._run_module(module, level, features)
+        for module, level, noise in zip(self.cascade, pyramid, self.config.module_noise_channels(), strict=True):
+            features = self._run_module(module, self._with_noise(level, noise, generator), features)
         assert features is not None
         raw = self.projection(features)
         images = self.split_variants((raw + 1.0) / 2.0, self.config.num_variants)
         return resize_images(images, target)
 
     @torch.no_grad()
-    def synthesize(self, labels: Tensor, out_size: tuple[int, int] | None = None) -> Tensor:
-        """Inference: :meth:`forward` without gradients, clamped to [0, 1]."""
-        return self.forward(labels, out_size).clamp_(0.0, 1.0)
+    def synthesize(self, labels: Tensor, out_size: tuple[int, int] | None = None, noise_seed: int = 0) -> Tensor:
+        """Inference: :meth:`forward` without gradients, clamped to [0, 1]; the same layout and
+        ``noise_seed`` always give the same images."""
+        return self.forward(labels, out_size, noise_seed=noise_seed).clamp_(0.0, 1.0)
 
     def extra_repr(self) -> str:
         c = self.config
@@ -325,7 +364,7 @@ def grow(model: CRN, new_width: int | None = None) -> CRN:
     new_cfg = dataclasses.replace(cfg, height=cfg.height * 2, width=cfg.width * 2, widths=widths)
     weight = model.projection.weight
     grown = CRN(new_cfg).to(device=weight.device, dtype=weight.dtype)
-    for old_module, new_module in zip(model.cascade, grown.cascade):
+    for old_module, new_module in zip(model.cascade, grown.cascade, strict=False):
         new_module.load_state_dict(old_module.state_dict())
     grown.train(model.training)
     return grown

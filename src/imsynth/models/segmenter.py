@@ -101,6 +101,9 @@ class ASPP(nn.Module):
 class Segmenter(nn.Module):
     """Dilated residual backbone + ASPP + DeepLab v3+ decoder; see the module docstring."""
 
+    mean: Tensor  # buffers: input normalisation
+    std: Tensor
+
     def __init__(self, config: SegmenterConfig) -> None:
         super().__init__()
         self.config = config

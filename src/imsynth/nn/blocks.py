@@ -21,6 +21,8 @@ from torch import Tensor, nn
 
 from imsynth.nn.norm import LayerNorm2d
 
+PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
+
 __all__ = ["NormKind", "ActivationKind", "make_norm", "make_activation", "ConvNormAct", "ResidualBlock"]
 
 NormKind = Literal["layer", "batch", "instance", "none"]
@@ -79,7 +81,7 @@ class ConvNormAct(nn.Module):
         activation: str = "lrelu",
         negative_slope: float = 0.2,
         bias: bool | None = None,
-        padding_mode: str = "zeros",
+        padding_mode: PaddingMode = "zeros",
     ) -> None:
         super().__init__()
         use_bias = (norm == "none") if bias is None else bias
@@ -119,7 +121,7 @@ class ResidualBlock(nn.Module):
         norm: str = "layer",
         activation: str = "lrelu",
         negative_slope: float = 0.2,
-        padding_mode: str = "zeros",
+        padding_mode: PaddingMode = "zeros",
         post_activation: str = "none",
     ) -> None:
         super().__init__()

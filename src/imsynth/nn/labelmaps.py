@@ -120,7 +120,8 @@ def label_pyramid(maps: Tensor, sizes: Sequence[Size]) -> list[Tensor]:
     """
     order = sorted(range(len(sizes)), key=lambda i: sizes[i][0] * sizes[i][1], reverse=True)
     out: list[Tensor | None] = [None] * len(sizes)
-    finest = area_resize(maps, tuple(sizes[order[0]]))
+    finest_height, finest_width = sizes[order[0]]
+    finest = area_resize(maps, (finest_height, finest_width))
     previous = finest
     for i in order:
         h, w = sizes[i]

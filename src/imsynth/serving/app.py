@@ -46,9 +46,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from imsynth.data.labels import iter_class_histogram
 from imsynth.inference.synthesizer import LayoutSynthesizer, load_synthesizer
+from imsynth.runs import CheckpointError
 from imsynth.serving.guard import RequestGuard
 from imsynth.serving.limits import ServingLimits, check_size
 from imsynth.serving.uploads import (
@@ -61,14 +65,6 @@ from imsynth.serving.uploads import (
     upload_to_ids,
 )
 from imsynth.serving.worker import ClientGone, ModelWorker
-from imsynth.training.checkpoint import CheckpointError
-
-try:
-    from fastapi import FastAPI, Request
-    from fastapi.responses import HTMLResponse, JSONResponse, Response
-    from fastapi.staticfiles import StaticFiles
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError("the painter needs the 'serve' extra: pip install 'imsynth[serve]'") from exc
 
 __all__ = [
     "PACKAGED_CHECKPOINT",

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from imsynth.data.labels import DEFAULT_COLOR_TOLERANCE
+from fastapi import HTTPException
 
-try:
-    from fastapi import HTTPException
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError("the painter needs the 'serve' extra: pip install 'imsynth[serve]'") from exc
+from imsynth.data.labels import DEFAULT_COLOR_TOLERANCE
 
 __all__ = ["ServingLimits", "check_size"]
 

@@ -17,16 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from fastapi import HTTPException, Request
 from PIL import Image
 
 from imsynth.data.imagefile import IMAGE_FORMATS, ImageReadError, ImageTooLargeError, open_image
 from imsynth.data.labels import LabelDecodeError, LabelSpace
 from imsynth.serving.limits import ServingLimits, check_size
-
-try:
-    from fastapi import HTTPException, Request
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError("the painter needs the 'serve' extra: pip install 'imsynth[serve]'") from exc
 
 __all__ = [
     "Upload",

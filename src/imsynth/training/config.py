@@ -21,6 +21,7 @@ from imsynth.utils.device import DEVICE_PATTERN
 
 __all__ = [
     "TrainConfig",
+    "Recipe",
     "ConfigMismatchError",
     "RESUMABLE_TRAIN_FIELDS",
     "make_run_config",
@@ -98,6 +99,36 @@ class TrainConfig:
             raise ValueError(f"dist_backend must be 'auto', 'nccl' or 'gloo', got {self.dist_backend!r}")
         if not DEVICE_PATTERN.match(self.device):
             raise ValueError(f"unknown device {self.device!r}: use 'auto', 'cpu', 'cuda' or 'cuda:N'")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A method's paper settings for the optimizer and its schedule; :meth:`train_config` applies them.
+
+    ``decay_start_fraction``: with ``lr_schedule="linear_decay"``, the share of ``max_steps`` trained at
+    the full rate before the linear decay to 0 (pix2pix, Isola et al. Sec. 6.2: one half).
+    """
+
+    lr: float
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    lr_schedule: LRSchedule = "constant"
+    decay_start_fraction: float = 0.0
+    batch_size: int = 1
+
+    def train_config(self, **settings: Any) -> TrainConfig:
+        """A :class:`TrainConfig` with this recipe's settings; ``settings`` (any TrainConfig field) win."""
+        values: dict[str, Any] = {
+            "lr": self.lr,
+            "betas": self.betas,
+            "weight_decay": self.weight_decay,
+            "lr_schedule": self.lr_schedule,
+            "batch_size": self.batch_size,
+            **settings,
+        }
+        if values["lr_schedule"] == "linear_decay" and "decay_start_step" not in settings:
+            values["decay_start_step"] = int(values.get("max_steps", TrainConfig.max_steps) * self.decay_start_fraction)
+        return TrainConfig(**values)
 
 
 #: TrainConfig fields that may differ between a run and its resumption.

@@ -131,11 +131,11 @@ def make_loader(
     ``batch_size / world_size`` samples of each global batch.
     """
     sampler = StreamSampler(
-        len(dataset),
+        len(dataset),  # type: ignore[arg-type]  # torch's Dataset declares no __len__; check_dataset required one
         seed,
         start,
         rank=rank,
-        world_size=world_size,  # type: ignore[arg-type]
+        world_size=world_size,
         batch_size=batch_size,
     )
     return DataLoader(

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from imsynth.runs.files import METRICS_FILE, SAMPLES_DIR, TENSORBOARD_DIR, sample_path
 from imsynth.utils.io import save_image, write_text
 
 __all__ = ["RunLogger", "ScalarWindow", "Throughput", "Progress"]
@@ -71,11 +72,11 @@ class RunLogger:
 
     def __init__(self, out_dir: Path, start_step: int, tensorboard: bool = True) -> None:
         self.out_dir = Path(out_dir)
-        self.metrics_path = self.out_dir / "metrics.jsonl"
-        self.samples_dir = self.out_dir / "samples"
+        self.metrics_path = self.out_dir / METRICS_FILE
+        self.samples_dir = self.out_dir / SAMPLES_DIR
         self._drop_records_after(start_step)
         self._metrics = self.metrics_path.open("a", encoding="utf-8")
-        self._tb = _open_tensorboard(self.out_dir / "tb", start_step) if tensorboard else None
+        self._tb = _open_tensorboard(self.out_dir / TENSORBOARD_DIR, start_step) if tensorboard else None
 
     def _drop_records_after(self, step: int) -> None:
         """Forget log records beyond ``step`` (left by an interrupted run that is being resumed)."""
@@ -97,7 +98,7 @@ class RunLogger:
 
     def image(self, step: int, grid: np.ndarray, tag: str = "samples") -> Path:
         """Save an ``(H, W, 3)`` uint8 grid as ``samples/step_XXXXXX.png`` (and to TensorBoard)."""
-        path = self.samples_dir / f"step_{step:06d}.png"
+        path = sample_path(self.out_dir, step)
         save_image(path, grid)
         if self._tb is not None:
             self._tb.add_image(tag, grid, step, dataformats="HWC")

@@ -61,8 +61,9 @@ from typing import Any, ClassVar, Generic, TypeVar
 import torch
 from torch import nn
 from torch.optim import Optimizer
+from torch.utils.data import Dataset
 
-from imsynth.training.config import TrainConfig
+from imsynth.training.config import Recipe, TrainConfig
 from imsynth.training.context import TrainContext
 from imsynth.training.optim import make_optimizer
 from imsynth.utils.config import from_dict, to_dict
@@ -88,6 +89,8 @@ class TrainingMethod(ABC, Generic[ConfigT]):
     name: ClassVar[str]
     #: The method's config dataclass; lets :meth:`from_config_dict` rebuild the method.
     config_class: ClassVar[type | None] = None
+    #: The paper's optimizer settings and schedule (``recipe.train_config(out_dir=...)``).
+    recipe: ClassVar[Recipe] = Recipe(lr=2e-4, betas=(0.5, 0.999))
 
     def __init__(self, config: ConfigT) -> None:
         self.config = config
@@ -114,6 +117,10 @@ class TrainingMethod(ABC, Generic[ConfigT]):
         """
 
     # ------------------------------------------------------------------ optional
+
+    def build_dataset(self, seed: int = 0) -> Dataset[Any]:
+        """The training data its config names, with the paper's augmentation (``seed``: the jitter's)."""
+        raise NotImplementedError(f"{type(self).__name__} does not build its own dataset; pass one to the Trainer")
 
     def sample(self, batch: Any) -> dict[str, torch.Tensor]:
         """Images to visualise for ``batch``: name -> (N, 1|3, H, W) in [0, 1], shown as columns.

@@ -25,36 +25,39 @@ logged scalars are averaged over processes and rank 0 alone writes the run folde
 from __future__ import annotations
 
 import contextlib
-import errno
 import math
 import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
+from torch import nn
 from torch.utils.data import Dataset
 
+from imsynth.runs import find_latest, load_latest_complete, load_weights_into, save_checkpoint
+from imsynth.runs.files import CHECKPOINTS_DIR, CONFIG_FILE, checkpoint_name
 from imsynth.training import distributed
-from imsynth.training.checkpoint import (
-    CHECKPOINTS_DIR,
-    find_latest,
-    load_latest_complete,
-    load_weights_into,
-    save_checkpoint,
-)
 from imsynth.training.config import TrainConfig, check_resume_compatible, make_run_config
 from imsynth.training.context import TrainContext
 from imsynth.training.data import check_dataset, make_loader, preview_batch
+from imsynth.training.failures import (
+    WRITE_ERRNOS,
+    RunExistsError,
+    RunWriteError,
+    TrainingDivergedError,
+    divergence_message,
+    write_failure_message,
+)
 from imsynth.training.logging import Progress, RunLogger, ScalarWindow, Throughput
 from imsynth.training.method import StepOutput, TrainingMethod
 from imsynth.training.optim import lr_factor, make_scheduler
+from imsynth.training.summary import count, end_summary, step_scalars
 from imsynth.training.visualize import image_grid
 from imsynth.utils.config import save_config
 from imsynth.utils.device import autocast_dtype, describe_device, resolve_device
-from imsynth.utils.io import describe_os_error
 from imsynth.utils.seeding import (
     configure_determinism,
     get_rng_state,
@@ -65,21 +68,6 @@ from imsynth.utils.seeding import (
 )
 
 __all__ = ["Trainer", "TrainResult", "TrainingDivergedError", "RunExistsError", "RunWriteError"]
-
-WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO})
-"""``OSError`` numbers that mean the run folder cannot be written (full disk, read-only, ...)."""
-
-
-class TrainingDivergedError(RuntimeError):
-    """A reported loss became NaN or infinite; nothing was saved from the diverged state."""
-
-
-class RunExistsError(RuntimeError):
-    """A fresh run was started in an ``out_dir`` that already holds checkpoints."""
-
-
-class RunWriteError(RuntimeError):
-    """The run folder could not be written (full disk...); the message names the last complete checkpoint."""
 
 
 @dataclass
@@ -147,7 +135,7 @@ class Trainer:
             if self.dist.rank > 0:  # same initial weights (DDP broadcasts rank 0's), own noise streams
                 seed_everything(mix_seed(config.seed, self.dist.rank))
         if config.compile:
-            method.wrap_models(lambda model: torch.compile(model, mode=config.compile_mode))
+            method.wrap_models(lambda model: cast(nn.Module, torch.compile(model, mode=config.compile_mode)))
         self.run_config = make_run_config(method.name, config, method.config_dict())
 
         self.step = 0  # completed training steps
@@ -224,7 +212,7 @@ class Trainer:
         main = self.dist.is_main
         if main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            save_config(self.out_dir / "config.yaml", self.run_config)
+            save_config(self.out_dir / CONFIG_FILE, self.run_config)
         preview = self.context.to_device(preview_batch(self.dataset, config.sample_count, config.seed))
         loader = make_loader(
             self.dataset,
@@ -287,7 +275,8 @@ class Trainer:
         except OSError as error:
             if error.errno not in WRITE_ERRNOS:
                 raise
-            raise RunWriteError(self._write_failure_message(error)) from None
+            message = write_failure_message(error, self.out_dir, self.checkpoint_dir, self.step, self.method.name)
+            raise RunWriteError(message) from None
         finally:
             progress.close()
             if logger is not None:
@@ -297,7 +286,7 @@ class Trainer:
             del batches, loader  # stops worker processes
 
         elapsed = time.monotonic() - start
-        checkpoint = self.checkpoint_dir / f"step_{self.step:06d}"
+        checkpoint = self.checkpoint_dir / checkpoint_name(self.step)
         self._say(self._end_summary(stop_reason, first_step, elapsed, checkpoint))
         return TrainResult(self.step, stop_reason, checkpoint, elapsed, scalars)
 
@@ -314,66 +303,14 @@ class Trainer:
         return scalars, learning_rates
 
     def _checked_scalars(self, output: StepOutput) -> dict[str, float]:
-        """Convert the step's scalars to floats (one device sync) and stop on NaN/inf."""
-        if not isinstance(output, Mapping):
-            raise TypeError(
-                f"{type(self.method).__name__}.training_step must return a dict of scalars, got {type(output).__name__}"
-            )
-        values: dict[str, float] = {}
-        tensors: dict[str, torch.Tensor] = {}
-        for name, value in output.items():
-            if isinstance(value, torch.Tensor):
-                if value.numel() != 1:
-                    raise ValueError(
-                        f"training_step scalar {name!r} has shape {tuple(value.shape)}; "
-                        "return a single value (e.g. loss.mean())"
-                    )
-                tensors[name] = value.detach().reshape(()).to(self.device, torch.float32)
-            elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                values[name] = float(value)
-            else:
-                raise TypeError(
-                    f"training_step scalar {name!r} is a {type(value).__name__}, expected a float or a 0-dim tensor"
-                )
-        if tensors:  # averaged over the processes of a DDP job: the loss of the global batch
-            stacked = distributed.mean_over_ranks(torch.stack(list(tensors.values())), self.dist)
-            values.update(zip(tensors, stacked.tolist(), strict=True))
-        scalars = {name: values[name] for name in output}  # keep the method's order
+        """The step's scalars as floats (one device sync); stop on NaN/inf."""
+        scalars = step_scalars(output, type(self.method).__name__, self.device, self.dist)
         for name, value in scalars.items():
             if not math.isfinite(value):
-                raise TrainingDivergedError(self._divergence_message(name, value))
+                raise TrainingDivergedError(
+                    divergence_message(self.checkpoint_dir, self.step, name, value, self.optimizers)
+                )
         return scalars
-
-    def _divergence_message(self, name: str, value: float) -> str:
-        latest = find_latest(self.checkpoint_dir)
-        kept = (
-            f"the last good checkpoint {latest} is still 'latest'"
-            if latest is not None
-            else "no checkpoint had been written yet"
-        )
-        lrs = ", ".join(f"{n}={opt.param_groups[0]['lr']:.3g}" for n, opt in self.optimizers.items())
-        return (
-            f"training diverged at step {self.step + 1}: {name!r} is {value}. Nothing was saved "
-            f"from this state; {kept}. Try a lower learning rate (now {lrs}), set grad_clip, "
-            "or check the data for NaN/inf values."
-        )
-
-    def _write_failure_message(self, error: OSError) -> str:
-        """What failed, that nothing is lost, which checkpoint is the last complete one, how to resume."""
-        latest = find_latest(self.checkpoint_dir)
-        where = f" ({error.filename})" if error.filename else ""
-        if latest is None:
-            kept = "No checkpoint had been written yet; free some space (or fix the folder) and start the run again"
-        else:
-            step = int(latest.name.removeprefix("step_"))
-            kept = (
-                f"Nothing is lost: the last complete checkpoint is {latest} (step {step}). Free some space (or fix "
-                f"the folder), then resume: imsynth train {self.method.name} --resume {self.out_dir}"
-            )
-        return (
-            f"{describe_os_error(error)} while writing the run folder {self.out_dir}{where} at step {self.step}. "
-            f"{kept}."
-        )
 
     # ------------------------------------------------------------------ outputs
 
@@ -394,7 +331,7 @@ class Trainer:
     def _save_checkpoint(self) -> Path:
         """Rank 0 writes the checkpoint (with every rank's RNG state); the others wait for it."""
         rng_per_rank = distributed.gather_to_main(get_rng_state(), self.dist)
-        path = self.checkpoint_dir / f"step_{self.step:06d}"
+        path = self.checkpoint_dir / checkpoint_name(self.step)
         if self.dist.is_main:
             path = self._write_checkpoint(rng_per_rank or [])
         distributed.barrier(self.dist)
@@ -424,9 +361,13 @@ class Trainer:
         if self.dist.is_main:
             print(message, flush=True)
 
+    def _end_summary(self, reason: str, first_step: int, elapsed: float, checkpoint: Path) -> str:
+        steps = self.step - first_step
+        return end_summary(self.method.name, self.step, self.config, reason, steps, elapsed, self.out_dir, checkpoint)
+
     def _start_summary(self) -> str:
         sizes = {name: sum(p.numel() for p in model.parameters()) for name, model in self.models.items()}
-        params = ", ".join(f"{name} {_count(n)}" for name, n in sizes.items())
+        params = ", ".join(f"{name} {count(n)}" for name, n in sizes.items())
         amp = f", amp {str(self.context.amp_dtype).removeprefix('torch.')}" if self.context.amp_enabled else ""
         start = f"resumed at step {self.step}" if self.resumed_from is not None else "from scratch"
         notes = "".join(f" | note: {note}" for note in self._notes)
@@ -442,42 +383,9 @@ class Trainer:
             f"({start}) | out_dir {self.out_dir}{notes}"
         )
 
-    def _end_summary(self, reason: str, first_step: int, elapsed: float, checkpoint: Path) -> str:
-        steps = self.step - first_step
-        rate = steps * self.config.batch_size / elapsed if elapsed > 0 else 0.0
-        if reason == "max_steps":
-            verb, why = "finished", "max_steps reached"
-        else:
-            verb, why = (
-                "stopped",
-                (
-                    f"time budget of {self.config.max_minutes:g} min used up; continue with "
-                    f"`imsynth train {self.method.name} --resume {self.out_dir}`"
-                ),
-            )
-        return (
-            f"imsynth: {verb} {self.method.name} at step {self.step}/{self.config.max_steps} ({why}) "
-            f"after {steps} steps in {_duration(elapsed)}, {rate:.1f} img/s | checkpoint {checkpoint}"
-        )
-
 
 def _load_named_states(kind: str, targets: Mapping[str, Any], states: Mapping[str, Any]) -> None:
     if set(targets) != set(states):
         raise ValueError(f"the checkpoint has {kind}s {sorted(states)} but the method now makes {sorted(targets)}")
     for name, target in targets.items():
         target.load_state_dict(states[name])
-
-
-def _count(n: int) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if n >= size:
-            return f"{n / size:.1f}{unit}"
-    return str(n)
-
-
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    return f"{minutes}m{secs:02d}s" if minutes else f"{seconds:.1f}s"

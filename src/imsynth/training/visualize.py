@@ -6,7 +6,8 @@ from collections.abc import Mapping
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+
+from imsynth.utils.images import tensor_to_uint8, tile_grid
 
 __all__ = ["image_grid"]
 
@@ -14,8 +15,9 @@ __all__ = ["image_grid"]
 def image_grid(columns: Mapping[str, torch.Tensor], max_rows: int | None = None, pad: int = 2) -> np.ndarray:
     """Tile image batches into one ``(H, W, 3)`` uint8 array.
 
-    Each value is an ``(N, 1 | 3, H, W)`` (or ``(N, H, W)``) tensor with values in [0, 1]; every
-    column is resized (nearest neighbour) to the size of the first one. Padding is white.
+    Each value is an ``(N, 1 | 3, H, W)`` (or ``(N, H, W)``) tensor with values in [0, 1]; the cells
+    are laid out by :func:`imsynth.utils.images.tile_grid` (nearest-neighbour resizing to the first
+    image's size, white padding).
     """
     if not columns:
         raise ValueError("image_grid needs at least one image batch")
@@ -23,18 +25,8 @@ def image_grid(columns: Mapping[str, torch.Tensor], max_rows: int | None = None,
     rows = min(b.shape[0] for b in batches)
     if max_rows is not None:
         rows = min(rows, max_rows)
-    height, width = batches[0].shape[-2:]
-    batches = [
-        b[:rows] if b.shape[-2:] == (height, width) else F.interpolate(b[:rows], size=(height, width), mode="nearest")
-        for b in batches
-    ]
-
-    grid = torch.ones(3, rows * (height + pad) + pad, len(batches) * (width + pad) + pad)
-    for col, batch in enumerate(batches):
-        for row in range(rows):
-            top, left = pad + row * (height + pad), pad + col * (width + pad)
-            grid[:, top : top + height, left : left + width] = batch[row]
-    return (grid.permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+    cells = [[tensor_to_uint8(batch[row]) for batch in batches] for row in range(rows)]
+    return tile_grid(cells, pad=pad)
 
 
 def _as_rgb(name: str, images: torch.Tensor) -> torch.Tensor:

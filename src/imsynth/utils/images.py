@@ -5,7 +5,7 @@ Convention: tensors are float ``[B]x3xHxW`` in [0, 1]; arrays on disk are uint8 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -48,7 +48,7 @@ def tile_grid(
             if cell.ndim == 2:
                 cell = np.repeat(cell[..., None], 3, axis=2)
             if cell.shape[:2] != (h, w):
-                cell = np.asarray(Image.fromarray(cell).resize((w, h), Image.NEAREST))
+                cell = np.asarray(Image.fromarray(cell).resize((w, h), Image.Resampling.NEAREST))
             y, x = title_h + pad + r * (h + pad), pad + c * (w + pad)
             canvas[y : y + h, x : x + w] = cell[..., :3]
     if column_titles:

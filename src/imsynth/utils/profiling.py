@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import resource
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 

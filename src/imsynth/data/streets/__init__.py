@@ -16,8 +16,16 @@ Modules: :mod:`.geometry` (camera, clipping), :mod:`.layout` (the street and its
 >>> write_streets_dataset("data/streets", {"train": 200, "val": 50})  # doctest: +SKIP
 """
 
-from .export import write_streets_dataset
+from .export import ensure_streets_dataset, is_streets_dataset, write_streets_dataset
 from .layout import StreetLayout, render_layout
 from .render import render_photo, render_scene
 
-__all__ = ["StreetLayout", "render_layout", "render_photo", "render_scene", "write_streets_dataset"]
+__all__ = [
+    "StreetLayout",
+    "ensure_streets_dataset",
+    "is_streets_dataset",
+    "render_layout",
+    "render_photo",
+    "render_scene",
+    "write_streets_dataset",
+]

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import os
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
@@ -74,6 +74,22 @@ def _write_one(task: tuple[str, str, int, int, int, int]) -> str:
     save_image(gt / f"{stem}_gtFine_labelIds.png", ids)
     save_image(gt / f"{stem}_gtFine_color.png", CITYSCAPES.colorize(ids))
     return stem
+
+
+def is_streets_dataset(root: str | os.PathLike) -> bool:
+    """True when ``root`` holds a rendered street dataset (its ``streets.json`` is written last)."""
+    return (Path(root) / "streets.json").is_file()
+
+
+def ensure_streets_dataset(
+    root: str | os.PathLike, n_train: int, n_val: int, size: tuple[int, int], seed: int = 0
+) -> bool:
+    """Render the street dataset into ``root`` unless it is already there (all cores); True if rendered."""
+    if is_streets_dataset(root):
+        return False
+    splits = {"train": n_train, "val": n_val}
+    write_streets_dataset(root, splits, height=size[0], width=size[1], seed=seed, workers=os.cpu_count() or 1)
+    return True
 
 
 def write_streets_dataset(

@@ -113,7 +113,7 @@ def hash01(*keys: np.ndarray) -> np.ndarray:
     An integer mixing hash (multiply, xor-shift), exact on every platform.
     """
     acc = np.zeros(np.broadcast(*keys).shape, dtype=np.uint32)
-    for k, m in zip(keys, _HASH_PRIMES):
+    for k, m in zip(keys, _HASH_PRIMES, strict=False):
         acc ^= np.asarray(k).astype(np.int64).astype(np.uint32) * np.uint32(m)
         acc ^= acc >> np.uint32(15)
         acc *= np.uint32(0x2C1B3C6D)

@@ -47,7 +47,7 @@ class FeatureExtractor(nn.Module):
         self.requires_grad_(False)
         super().train(False)
 
-    def train(self, mode: bool = True) -> "FeatureExtractor":  # noqa: ARG002 - always eval
+    def train(self, mode: bool = True) -> FeatureExtractor:  # noqa: ARG002 - always eval
         """Kept in eval mode whatever ``mode`` says (BatchNorm statistics stay frozen)."""
         return super().train(False)
 

@@ -40,9 +40,9 @@ def calibrate_layer_weights(extractor: FeatureExtractor, image_pairs: Iterable[t
         a = _as_batch(a).to(device=device, dtype=torch.float32)
         b = _as_batch(b).to(device=device, dtype=torch.float32)
         terms = [(a - b).abs().mean()]
-        terms += [(fa - fb).abs().mean() for fa, fb in zip(extractor(a), extractor(b))]
+        terms += [(fa - fb).abs().mean() for fa, fb in zip(extractor(a), extractor(b), strict=True)]
         vals = [float(t) for t in terms]
-        sums = vals if sums is None else [s + v for s, v in zip(sums, vals)]
+        sums = vals if sums is None else [s + v for s, v in zip(sums, vals, strict=True)]
         n += 1
     if sums is None:
         raise ValueError("calibrate_layer_weights needs at least one image pair")

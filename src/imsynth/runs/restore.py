@@ -1,4 +1,5 @@
-"""Putting a checkpoint's weights into a model for inference, without trusting the checkpoint's config.
+"""Putting a checkpoint's weights back into a model for inference, without trusting the checkpoint's config,
+and checking what the model was trained on.
 
 The config embedded in a checkpoint rebuilds the model; a crafted one could ask for any size
 (``width_multiplier: 64`` is 150 GB). :func:`restore_model` therefore builds the model on PyTorch's
@@ -10,20 +11,31 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from imsynth.training.checkpoint import Checkpoint, CheckpointError, load_weights_into
+from imsynth.runs.checkpoint import Checkpoint, load_weights_into
+from imsynth.runs.locate import CheckpointError
+from imsynth.utils.device import resolve_device
 
-__all__ = ["MAX_MODEL_PARAMETERS", "restore_model"]
+__all__ = ["MAX_MODEL_PARAMETERS", "check_label_space", "restore_model"]
 
 ModelT = TypeVar("ModelT", bound=nn.Module)
 
 MAX_MODEL_PARAMETERS = 2_000_000_000
 """Most numbers a checkpoint's config may ask one model to hold (8 GB as float32)."""
+
+
+class _LabelSpaceLike(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def ignore_index(self) -> int: ...
+    @property
+    def num_classes(self) -> int: ...
 
 
 def restore_model(
@@ -40,10 +52,9 @@ def restore_model(
     tensors than the file holds, is refused before any memory is spent. (A built module is
     accepted too, unchecked.)
     """
-    from imsynth.utils.device import resolve_device
-
+    model: ModelT
     if isinstance(build, nn.Module):
-        model = build
+        model = cast(ModelT, build)
     else:
         with torch.device("meta"), _ShapesOnly():
             skeleton = _build(build, checkpoint, config)
@@ -53,11 +64,27 @@ def restore_model(
     return model.to(resolve_device(str(device))).eval()
 
 
+def check_label_space(checkpoint: Checkpoint, space: _LabelSpaceLike, num_classes: int, ignore_index: int) -> None:
+    """Refuse a checkpoint whose model was built for another class count or void/ignore id than ``space``.
+
+    ``num_classes`` and ``ignore_index`` are what the checkpoint's config says the model learned; the
+    label space is the one its config stores (see :func:`imsynth.data.labels.stored_label_space`).
+    """
+    if (num_classes, ignore_index) != (space.num_classes, space.ignore_index):
+        raise CheckpointError(
+            f"{checkpoint.path} was trained on {num_classes} classes with ignore id {ignore_index}, but label "
+            f"space {space.name!r} has {space.num_classes} classes with ignore id {space.ignore_index}; "
+            "pass the label-space file the model was trained with"
+        )
+
+
 class _ShapesOnly(TorchFunctionMode):
     """Skips weight initialisation while a model is built on the meta device: only shapes matter there,
     and PyTorch's meta versions of some init ops (``normal_``) import its compiler stack (~70 MB)."""
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+    def __torch_function__(
+        self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
+    ) -> Any:
         if getattr(func, "__module__", None) == "torch.nn.init" or getattr(func, "__name__", "") in _RANDOM_FILLS:
             return args[0] if args else (kwargs or {}).get("tensor")
         return func(*args, **(kwargs or {}))

@@ -1,0 +1,87 @@
+"""What the trainer reports: the step's scalars as floats, and the one-line summary at the end of a run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from imsynth.training import distributed
+from imsynth.training.config import TrainConfig
+from imsynth.training.distributed import DistributedEnv
+
+__all__ = ["step_scalars", "end_summary", "count", "duration"]
+
+
+def step_scalars(
+    output: Mapping[str, float | torch.Tensor], method_name: str, device: torch.device, dist: DistributedEnv
+) -> dict[str, float]:
+    """A ``training_step`` result as floats, tensors averaged over the DDP processes (one device sync)."""
+    if not isinstance(output, Mapping):
+        raise TypeError(f"{method_name}.training_step must return a dict of scalars, got {type(output).__name__}")
+    values: dict[str, float] = {}
+    tensors: dict[str, torch.Tensor] = {}
+    for name, value in output.items():
+        if isinstance(value, torch.Tensor):
+            if value.numel() != 1:
+                raise ValueError(
+                    f"training_step scalar {name!r} has shape {tuple(value.shape)}; "
+                    "return a single value (e.g. loss.mean())"
+                )
+            tensors[name] = value.detach().reshape(()).to(device, torch.float32)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            values[name] = float(value)
+        else:
+            raise TypeError(
+                f"training_step scalar {name!r} is a {type(value).__name__}, expected a float or a 0-dim tensor"
+            )
+    if tensors:  # averaged over the processes of a DDP job: the loss of the global batch
+        stacked = distributed.mean_over_ranks(torch.stack(list(tensors.values())), dist)
+        values.update(zip(tensors, stacked.tolist(), strict=True))
+    return {name: values[name] for name in output}  # keep the method's order
+
+
+def end_summary(
+    method: str,
+    step: int,
+    config: TrainConfig,
+    reason: str,
+    steps: int,
+    elapsed: float,
+    out_dir: Path,
+    checkpoint: Path,
+) -> str:
+    """``imsynth: finished crn at step 3/3 (max_steps reached) after 3 steps in 0.2s, 13.6 img/s | ...``."""
+    rate = steps * config.batch_size / elapsed if elapsed > 0 else 0.0
+    if reason == "max_steps":
+        verb, why = "finished", "max_steps reached"
+    else:
+        verb, why = (
+            "stopped",
+            (
+                f"time budget of {config.max_minutes:g} min used up; continue with "
+                f"`imsynth train {method} --resume {out_dir}`"
+            ),
+        )
+    return (
+        f"imsynth: {verb} {method} at step {step}/{config.max_steps} ({why}) "
+        f"after {steps} steps in {duration(elapsed)}, {rate:.1f} img/s | checkpoint {checkpoint}"
+    )
+
+
+def count(n: int) -> str:
+    """A parameter count for people: 1.2M, 35.0k."""
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return str(n)
+
+
+def duration(seconds: float) -> str:
+    """A wall-clock time for people: 1h05m, 3m07s, 12.4s."""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{seconds:.1f}s"
