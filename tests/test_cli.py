@@ -115,7 +115,7 @@ def test_train_and_resume_through_the_cli(tmp_path):
         cli, ["synthesize", "--checkpoint", str(run), "--labels", str(tmp_path / "data" / "gtFine"), "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
-    assert len(list(out.glob("*_grid.png"))) == 3
+    assert len(list(out.glob("train/testcity/*_grid.png"))) == 3  # the input tree, mirrored
 
 
 def test_data_sheet_renders_scenes_and_one_layout_under_several_appearances(tmp_path):

@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from imsynth.cli.batch import finish_batch, out_option, overwrite_option
 from imsynth.cli.configure import field_option
-from imsynth.cli.train import resolve_streets, train_method, train_options
+from imsynth.cli.prepare import resolve_streets
+from imsynth.cli.train import train_method, train_options
 from imsynth.utils.console import say
 
 if TYPE_CHECKING:
@@ -255,7 +257,7 @@ def train_colorizer(ctx: click.Context, prior_dir: Path | None, **params: Any) -
     type=click.Path(exists=True, path_type=Path),
     help="An image (gray, RGB or RGBA; any size) or a folder of images.",
 )
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@out_option("--input")
 @click.option(
     "--decode",
     type=click.Choice(["annealed_mean", "mean", "mode"]),
@@ -276,6 +278,7 @@ def train_colorizer(ctx: click.Context, prior_dir: Path | None, **params: Any) -
     help="Shorter side the network sees (the colours are upsampled to full size); 0 = full size.",
 )
 @click.option("--device", default="auto", show_default=True)
+@overwrite_option
 def colorize_command(
     checkpoint: Path,
     input_path: Path,
@@ -284,12 +287,17 @@ def colorize_command(
     temperature: float | None,
     work_size: int,
     device: str,
+    overwrite: bool,
 ) -> None:
-    """Colorize photos with a trained colorizer: same size, same lightness, predicted colours."""
+    """Colorize photos with a trained colorizer: same size, same lightness, predicted colours.
+
+    Every image is processed; the ones that cannot be read are listed at the end (exit status 1).
+    """
     from dataclasses import replace
 
     from imsynth.inference.colorize import colorize_files, list_images_to_colorize, load_colorizer
     from imsynth.runs import CheckpointError
+    from imsynth.utils.io import OutputError
 
     try:
         colorizer = load_colorizer(checkpoint, device, work_size=work_size or None)
@@ -299,7 +307,9 @@ def colorize_command(
             colorizer.decode = replace(colorizer.decode, temperature=temperature)
         paths = list_images_to_colorize(input_path)
         root = input_path if input_path.is_dir() else None
-        written = colorize_files(colorizer, paths, out_dir, root=root)
-    except (CheckpointError, FileNotFoundError, ValueError, OSError) as exc:
+        report = colorize_files(colorizer, paths, out_dir, root=root, overwrite=overwrite)
+    except (CheckpointError, FileNotFoundError, OutputError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"colorized {len(written)} image(s) into {out_dir} (step {colorizer.step}, {colorizer.decode.mode})")
+    finish_batch(
+        report, f"colorized {len(report.done)} image(s) into {out_dir} (step {colorizer.step}, {colorizer.decode.mode})"
+    )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from imsynth.cli.options import SIZE
+from imsynth.cli.options import COLOR_TOLERANCE, SIZE
 
 
 @click.group("data")
@@ -49,7 +49,10 @@ def streets_command(out_dir: Path, n_train: int, n_val: int, size: tuple[int, in
     help="'cityscapes' or a .json/.yaml/.csv file of (name, id, color) per class.",
 )
 @click.option(
-    "--color-tolerance", type=float, default=None, help="Largest RGB distance snapped to a palette colour (default 40)."
+    "--color-tolerance",
+    type=COLOR_TOLERANCE,
+    default=None,
+    help="Largest RGB distance snapped to a palette colour (default 40).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="One line per label map.")
 def inspect_command(paths: tuple[Path, ...], label_space: str, color_tolerance: float | None, verbose: bool) -> None:

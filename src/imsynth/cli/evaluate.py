@@ -19,7 +19,8 @@ import click
 
 from imsynth.cli.configure import field_option
 from imsynth.cli.options import SIZE, device_option
-from imsynth.cli.train import prepare_layout_pairs, resolve_streets, size_fields, train_method, train_options
+from imsynth.cli.prepare import prepare_layout_pairs, resolve_streets, size_fields
+from imsynth.cli.train import train_method, train_options
 from imsynth.utils.console import say
 
 _STREETS_SIZE = (256, 512)  # what `imsynth train crn/pix2pix --data streets` renders by default

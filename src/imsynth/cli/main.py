@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import click
 
 from imsynth import __version__
@@ -29,6 +31,10 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 @click.pass_context
 def cli(ctx: click.Context, quiet: bool) -> None:
     """imsynth: learned photographic image synthesis from semantic layouts."""
+    from PIL import Image
+
+    # The commands check image sizes themselves (imsynth.data.imagefile) and say so clearly.
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     if quiet and not is_quiet():
         set_quiet(True)
         ctx.call_on_close(lambda: set_quiet(False))

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from imsynth.cli.batch import finish_batch, out_option, overwrite_option
 from imsynth.cli.configure import field_option
-from imsynth.cli.options import SIZE
-from imsynth.cli.train import data_root, train_method, train_options
+from imsynth.cli.options import COLOR_TOLERANCE, SIZE
+from imsynth.cli.prepare import data_root, store_label_space
+from imsynth.cli.train import train_method, train_options
 
 if TYPE_CHECKING:
     from imsynth.training import TrainConfig
@@ -172,6 +174,7 @@ def train_pix2pix(ctx: click.Context, **params: Any) -> None:
         data = config.data
         if data.root == "streets" and data.mode != "cityscapes":
             raise click.UsageError("--data streets needs --dataset-mode cityscapes")
+        store_label_space(data)
         if data.mode == "cityscapes":
             data.root = data_root(data.root, STREETS_SIZE, dry_run)
         else:
@@ -203,7 +206,7 @@ def _existing(data: str | None) -> Path:
     type=click.Path(exists=True, path_type=Path),
     help="An image or a folder of images (label -> photo models: label maps, colour or ids).",
 )
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@out_option("--input")
 @click.option(
     "--variants",
     type=click.IntRange(1),
@@ -221,11 +224,12 @@ def _existing(data: str | None) -> Path:
 @click.option("--device", default="auto", show_default=True)
 @click.option(
     "--color-tolerance",
-    type=float,
+    type=COLOR_TOLERANCE,
     default=40.0,
     show_default=True,
     help="Label maps: largest RGB distance snapped to a palette colour.",
 )
+@overwrite_option
 def translate_command(
     checkpoint: Path,
     input_path: Path,
@@ -235,48 +239,47 @@ def translate_command(
     seed: int,
     device: str,
     color_tolerance: float,
+    overwrite: bool,
 ) -> None:
     """Translate images with a pix2pix checkpoint (outputs keep the input size).
 
     Writes NAME.png (NAME_v<j>.png for several variants) and NAME.json recording the checkpoint,
-    step, seed and whether dropout was active.
+    step, seed and whether dropout was active. A folder is searched recursively and mirrored under
+    --out; every input is processed and the ones that fail are listed at the end (exit status 1).
     """
-    from imsynth.data.datasets import DatasetError, read_rgb
-    from imsynth.data.labels import LabelDecodeError
-    from imsynth.data.listing import list_images
-    from imsynth.inference.pix2pix import load_pix2pix
+    from imsynth.data.listing import LabelMapFile, list_images, list_label_maps
+    from imsynth.inference.pix2pix import load_pix2pix, translate_files
     from imsynth.runs import CheckpointError
-    from imsynth.utils.io import save_image, write_json
+    from imsynth.utils.io import OutputError
 
     try:
         model = load_pix2pix(checkpoint, device, test_dropout=test_dropout, seed=seed)
-        paths = [input_path] if input_path.is_file() else list_images(input_path, recursive=False)
-        if not paths:
-            raise click.ClickException(f"no images found in {input_path}")
-        labels = model.label_to_photo
-        for path in paths:
-            if labels:
-                outputs = model.synthesize(model.label_space.load(path, tolerance=color_tolerance), variants)
-            else:
-                outputs = model.translate_variants(read_rgb(path), variants)
-            names = [f"{path.stem}.png"] if variants == 1 else [f"{path.stem}_v{j}.png" for j in range(variants)]
-            for name, image in zip(names, outputs, strict=True):
-                save_image(out_dir / name, image)
-            write_json(
-                out_dir / f"{path.stem}.json",
-                {
-                    **model.metadata,
-                    "input": str(path),
-                    "input_kind": "label map" if labels else "image",
-                    "outputs": names,
-                    "height": int(outputs.shape[1]),
-                    "width": int(outputs.shape[2]),
-                },
-            )
-    except (CheckpointError, LabelDecodeError, DatasetError, ValueError) as exc:
+    except CheckpointError as exc:
+        raise click.ClickException(str(exc)) from None
+    inputs: list[Path | LabelMapFile]
+    if model.label_to_photo:
+        listing = list_label_maps(input_path)
+        inputs, skipped = list(listing.maps), listing.skipped
+    else:
+        inputs, skipped = [input_path] if input_path.is_file() else [*list_images(input_path, recursive=True)], []
+    if not inputs:
+        raise click.ClickException(f"no images found in {input_path}")
+    root = input_path if input_path.is_dir() else None
+    try:
+        report = translate_files(
+            model,
+            inputs,
+            out_dir,
+            variants=variants,
+            tolerance=color_tolerance,
+            root=root,
+            overwrite=overwrite,
+            skipped=skipped,
+        )
+    except OutputError as exc:
         raise click.ClickException(str(exc)) from None
     mode = "dropout active (paper's test mode)" if test_dropout else "eval mode, no dropout"
-    click.echo(f"translated {len(paths)} image(s) x {variants} variant(s) into {out_dir} ({mode})")
+    finish_batch(report, f"translated {len(report.done)} image(s) x {variants} variant(s) into {out_dir} ({mode})")
 
 
 @click.command("export")

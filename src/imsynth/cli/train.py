@@ -20,6 +20,7 @@ import click
 
 from imsynth.cli.configure import FieldOption, config_file_option, field_option, given_options, option_layers
 from imsynth.cli.options import SIZE
+from imsynth.cli.prepare import prepare_layout_pairs, size_fields
 from imsynth.utils.console import say
 
 if TYPE_CHECKING:
@@ -251,32 +252,13 @@ def _resume_folder(ctx: click.Context, resume: str) -> Path:
     return run_dir
 
 
-def resolve_streets(data: str | None, size: tuple[int, int], n_train: int = 500, n_val: int = 50) -> Path:
-    """``--data streets`` -> the rendered embedded dataset (cached by size); a path -> itself."""
-    if data is None:
-        raise click.UsageError("--data is required: a Cityscapes-format folder or 'streets'")
-    if data != "streets":
-        path = Path(data)
-        if not path.exists():
-            raise click.UsageError(f"--data {data}: no such folder (or use --data streets)")
-        return path
-    cache = Path(os.environ.get("IMSYNTH_CACHE", Path.home() / ".cache" / "imsynth"))
-    root = cache / f"streets_{size[0]}x{size[1]}_{n_train}_{n_val}"
-    from imsynth.data.streets import ensure_streets_dataset, is_streets_dataset
-
-    if not is_streets_dataset(root):
-        say(f"rendering the embedded street dataset into {root} (once)")
-        ensure_streets_dataset(root, n_train, n_val, size)
-    return root
-
-
 def run_training(method, train_config, dataset, resume: bool) -> None:
     """Build the trainer and fit, turning known failures into one clear message in the command's terms."""
     from imsynth.runs import CheckpointError
     from imsynth.training import Trainer
     from imsynth.training.config import ConfigMismatchError
     from imsynth.training.distributed import DistributedSetupError, environment, shutdown_distributed
-    from imsynth.training.trainer import RunExistsError, TrainingDivergedError
+    from imsynth.training.trainer import RunExistsError, RunWriteError, TrainingDivergedError
 
     out, name = train_config.out_dir, method.name
     try:
@@ -287,7 +269,7 @@ def run_training(method, train_config, dataset, resume: bool) -> None:
             f"{out} holds a run started with other settings:\n  {listing}\nTrain into another --out, or continue "
             f"that run as it was with `imsynth train {name} --resume {out}`."
         ) from None
-    except (RunExistsError, CheckpointError, DistributedSetupError) as exc:
+    except (RunExistsError, RunWriteError, CheckpointError, DistributedSetupError) as exc:
         raise click.ClickException(str(exc)) from None
     except TrainingDivergedError as exc:
         raise click.ClickException(f"training diverged: {exc}") from None
@@ -305,30 +287,6 @@ def run_training(method, train_config, dataset, resume: bool) -> None:
 @click.group("train")
 def train_group() -> None:
     """Train a model (each method: `imsynth train METHOD --help`)."""
-
-
-def data_root(root: str, size: tuple[int, int], dry_run: bool = False) -> str:
-    """``data.root`` ready to read: ``streets`` rendered at ``size`` (unless ``dry_run``), a path checked."""
-    if not root:
-        raise click.UsageError("--data is required: a Cityscapes-format folder or 'streets'")
-    if root == "streets" and dry_run:
-        return root
-    return str(resolve_streets(root, size))
-
-
-def prepare_layout_pairs(config: Any, train: TrainConfig, dry_run: bool) -> None:
-    """CRN and segmenter: the class count (and void id) of the label space; the data root."""
-    from imsynth.data.labels import get_label_space
-
-    space = get_label_space(config.data.label_space)
-    config.model.num_classes = space.num_classes
-    if hasattr(config.model, "ignore_index"):
-        config.model.ignore_index = space.ignore_index
-    config.data.root = data_root(config.data.root, (config.model.height, config.model.width), dry_run)
-
-
-def size_fields(size: tuple[int, int]) -> dict[str, Any]:
-    return {"model.height": size[0], "model.width": size[1]}
 
 
 @train_group.command("crn")

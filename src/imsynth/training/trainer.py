@@ -25,7 +25,9 @@ logged scalars are averaged over processes and rank 0 alone writes the run folde
 
 from __future__ import annotations
 
+import contextlib
 import math
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,12 +38,20 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from imsynth.runs import find_latest, load_checkpoint, load_weights_into, save_checkpoint
+from imsynth.runs import find_latest, load_latest_complete, load_weights_into, save_checkpoint
 from imsynth.runs.files import CHECKPOINTS_DIR, CONFIG_FILE, checkpoint_name
 from imsynth.training import distributed
 from imsynth.training.config import TrainConfig, check_resume_compatible, make_run_config
 from imsynth.training.context import TrainContext
 from imsynth.training.data import check_dataset, make_loader, preview_batch
+from imsynth.training.failures import (
+    WRITE_ERRNOS,
+    RunExistsError,
+    RunWriteError,
+    TrainingDivergedError,
+    divergence_message,
+    write_failure_message,
+)
 from imsynth.training.logging import Progress, RunLogger, ScalarWindow, Throughput
 from imsynth.training.method import StepOutput, TrainingMethod
 from imsynth.training.optim import lr_factor, make_scheduler
@@ -60,15 +70,7 @@ from imsynth.utils.seeding import (
     set_rng_state,
 )
 
-__all__ = ["Trainer", "TrainResult", "TrainingDivergedError", "RunExistsError"]
-
-
-class TrainingDivergedError(RuntimeError):
-    """A reported loss became NaN or infinite; nothing was saved from the diverged state."""
-
-
-class RunExistsError(RuntimeError):
-    """A fresh run was started in an ``out_dir`` that already holds checkpoints."""
+__all__ = ["Trainer", "TrainResult", "TrainingDivergedError", "RunExistsError", "RunWriteError"]
 
 
 @dataclass
@@ -162,11 +164,11 @@ class Trainer:
 
     def _resume(self) -> None:
         """Restore weights, optimizer/scheduler states, data position and (later, in fit) RNGs."""
-        latest = find_latest(self.checkpoint_dir)
-        if latest is None:
+        checkpoint, skipped = load_latest_complete(self.checkpoint_dir)  # a broken latest falls back
+        if checkpoint is None:
             self._notes.append(f"no checkpoint in {self.out_dir} to resume, starting from step 0")
             return
-        checkpoint = load_checkpoint(latest)
+        self._notes += skipped
         check_resume_compatible(checkpoint.config, self.run_config, self.out_dir)
         state = checkpoint.state
         assert state is not None  # a checkpoint folder always has its training state
@@ -189,7 +191,7 @@ class Trainer:
             )
         self._rng_to_restore = self._rank_rng_state(state, checkpoint.step)
         self._last_saved_step = self.step
-        self.resumed_from = latest
+        self.resumed_from = checkpoint.path
 
     def _rank_rng_state(self, state: dict[str, Any], step: int) -> dict[str, Any] | None:
         """This process's saved RNG state; a rank the checkpoint did not have gets fresh streams."""
@@ -276,10 +278,17 @@ class Trainer:
                 "is where a resumed run continues"
             )
             raise
+        except OSError as error:
+            if error.errno not in WRITE_ERRNOS:
+                raise
+            message = write_failure_message(error, self.out_dir, self.checkpoint_dir, self.step, self.method.name)
+            raise RunWriteError(message) from None
         finally:
             progress.close()
             if logger is not None:
-                logger.close()
+                # after a write failure, closing (flushing) the logs may fail the same way: keep the first error
+                with contextlib.suppress(OSError) if sys.exc_info()[0] is not None else contextlib.nullcontext():
+                    logger.close()
             del batches, loader  # stops worker processes
 
         elapsed = time.monotonic() - start
@@ -314,22 +323,10 @@ class Trainer:
         scalars = step_scalars(output, type(self.method).__name__, self.device, self.dist)
         for name, value in scalars.items():
             if not math.isfinite(value):
-                raise TrainingDivergedError(self._divergence_message(name, value))
+                raise TrainingDivergedError(
+                    divergence_message(self.checkpoint_dir, self.step, name, value, self.optimizers)
+                )
         return scalars
-
-    def _divergence_message(self, name: str, value: float) -> str:
-        latest = find_latest(self.checkpoint_dir)
-        kept = (
-            f"the last good checkpoint {latest} is still 'latest'"
-            if latest is not None
-            else "no checkpoint had been written yet"
-        )
-        lrs = ", ".join(f"{n}={opt.param_groups[0]['lr']:.3g}" for n, opt in self.optimizers.items())
-        return (
-            f"training diverged at step {self.step + 1}: {name!r} is {value}. Nothing was saved "
-            f"from this state; {kept}. Try a lower learning rate (now {lrs}), set grad_clip, "
-            "or check the data for NaN/inf values."
-        )
 
     # ------------------------------------------------------------------ outputs
 
