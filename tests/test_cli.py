@@ -216,6 +216,8 @@ def test_out_under_a_file_or_read_only_is_one_clear_message(tmp_path, monkeypatc
         ["prior", "--data", "streets", "--out", under_file],
         ["export", "--checkpoint", tmp_path, "--onnx", under_file / "model.onnx", "--no-verify"],
         ["compare", str(tmp_path), "--data", tmp_path, "--out", under_file],
+        ["train", "colorizer", "--data", "streets", "--out", under_file],  # before rendering or computing a prior
+        ["demo", "--out", under_file],
     ):
         result = CliRunner().invoke(cli, [str(a) for a in args])
         assert result.exit_code == 1, result.output
