@@ -64,6 +64,8 @@ def _with(config: CRNMethodConfig, **changes: object) -> CRNMethodConfig:
 
 
 _TEXTURE = {"loss__texture_weights": _times(MEANSTD, 2.0)}
+# without the image-level statistics, which a region can match with a smooth blob instead of texture
+_FEATURE_TEXTURE = {"loss__texture_weights": _times(MEANSTD, [0, 2, 2, 2, 2, 2])}
 _NOISE = {"model__noise_channels": 4}
 _ADVERSARY = {
     "adversarial__weight": 1.0,
@@ -72,21 +74,10 @@ _ADVERSARY = {
 
 #: name -> (what it changes, config builder, learning rate)
 ROWS: dict[str, tuple[str, Callable[[], CRNMethodConfig], float]] = {
-    "paper": ("the paper's loss and init (today's default)", _base, 2e-4),
-    "xavier": (
-        "projection initialised with Xavier (the authors' init)",
-        lambda: _with(_base(), model__projection_init="xavier"),
-        2e-4,
-    ),
-    "lr1e-3": ("learning rate 1e-3 instead of 2e-4", _base, 1e-3),
+    "paper": ("the paper's loss and init (the paper recipe)", _base, 2e-4),
     "deep": (
         "no image and stage-1 terms (the issue's first try) + Xavier",
         lambda: _with(_base(), model__projection_init="xavier", loss__layer_weights=_times(LAYERS, [0, 0, 1, 1, 1, 1])),
-        2e-4,
-    ),
-    "texture": (
-        "+ per-class mean/std texture terms (x2) + Xavier",
-        lambda: _with(_base(), model__projection_init="xavier", **_TEXTURE),
         2e-4,
     ),
     "gram": (
@@ -119,6 +110,16 @@ ROWS: dict[str, tuple[str, Callable[[], CRNMethodConfig], float]] = {
             **_TEXTURE,
             **_NOISE,
         ),
+        2e-4,
+    ),
+    "ftexture+noise": (
+        "texture terms on the features only (not the image) + noise + Xavier",
+        lambda: _with(_base(), model__projection_init="xavier", **_FEATURE_TEXTURE, **_NOISE),
+        2e-4,
+    ),
+    "ftexture+noise+adversarial": (
+        "feature texture terms + noise + Xavier + multi-scale PatchGAN with feature matching",
+        lambda: _with(_base(), model__projection_init="xavier", **_FEATURE_TEXTURE, **_NOISE, **_ADVERSARY),
         2e-4,
     ),
     "adversarial": (

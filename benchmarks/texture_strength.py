@@ -21,69 +21,27 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from imsynth.data.labels import get_label_space
-from imsynth.data.streets.layout import render_layout
-from imsynth.data.streets.render import render_photo
-from imsynth.losses.texture_curve import DEFAULT_STRENGTHS, best_strength, texture_strength_curve
-from imsynth.methods.crn import PerceptualLossConfig, build_criterion, build_loss_network
-from imsynth.nn.labelmaps import one_hot_with_void
-
-# Calibrated per-level weights of EfficientNet-Lite0's default levels [image, stage1, 2, 3, 5, 7]
-# (CRN rule: 1 / mean term on scikit-image photos vs blurred+noised copies; see calibrate.py and
-# imsynth.losses.texture.calibrate_texture_weights).
-LAYERS = [1.0, 0.0121, 0.008286, 0.009495, 0.01236, 0.02551]
-TEXTURE = [8.534, 0.01088, 0.003486, 0.00481, 0.00706, 0.01422]
+from imsynth.losses.texture_curve import DEFAULT_STRENGTHS, best_strength, street_probe, texture_strength_curve
+from imsynth.methods.crn import CRNMethod, PerceptualLossConfig, build_criterion, build_loss_network
 
 
-def _scaled(weights: list[float], factors: list[float]) -> list[float]:
-    return [w * f for w, f in zip(weights, factors, strict=True)]
+def recipe_loss(recipe: str) -> PerceptualLossConfig:
+    """The loss config of a CRN recipe ("default" or "paper") with the EfficientNet-Lite0 loss network."""
+    layer = dict(CRNMethod.recipe_named(recipe).method_config.get("loss", {}))
+    return dataclasses.replace(PerceptualLossConfig(backbone="efficientnet_lite0"), **layer)
 
 
 def configurations() -> dict[str, PerceptualLossConfig]:
-    """The loss configurations compared (names as in the README's ablation table)."""
-    base = PerceptualLossConfig(backbone="efficientnet_lite0")
+    """The loss configurations compared (the README's texture-strength figure)."""
+    paper, default = recipe_loss("paper"), recipe_loss("default")
+    levels = len(default.texture_scales or [])
     return {
-        "paper terms (image + 5 layers)": base,
-        "deep layers only (stage 2-7)": dataclasses.replace(base, layer_weights=_scaled(LAYERS, [0, 0, 1, 1, 1, 1])),
-        "image at 1/4 + layers": dataclasses.replace(base, image_downsample=4),
-        "image at 1/8, stage 2-7": dataclasses.replace(
-            base, image_downsample=8, layer_weights=_scaled(LAYERS, [1, 0, 1, 1, 1, 1])
-        ),
-        "paper + Gram (all levels)": dataclasses.replace(base, texture_weights=TEXTURE),
-        "image 1/4 + layers + Gram": dataclasses.replace(base, image_downsample=4, texture_weights=TEXTURE),
-        "image 1/8 + stage 2-7 + Gram": dataclasses.replace(
-            base, image_downsample=8, layer_weights=_scaled(LAYERS, [1, 0, 1, 1, 1, 1]), texture_weights=TEXTURE
-        ),
-        "image 1/8 + stage 2-7 + Gram x2": dataclasses.replace(
-            base,
-            image_downsample=8,
-            layer_weights=_scaled(LAYERS, [1, 0, 1, 1, 1, 1]),
-            texture_weights=_scaled(TEXTURE, [2] * 6),
-        ),
+        "paper (--recipe paper)": paper,
+        "paper + Gram x1": dataclasses.replace(paper, texture_scales=[1.0] * levels, texture_statistics="gram"),
+        "paper + mean/std x1": dataclasses.replace(paper, texture_scales=[1.0] * levels),
+        "default (paper + mean/std x2)": default,
+        "paper + mean/std x4": dataclasses.replace(paper, texture_scales=[4.0] * levels),
     }
-
-
-def scenes(
-    count: int, size: tuple[int, int], other: str = "appearance", seed: int = 1000
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(A, B, masks) for ``count`` layouts: B has other textures (``other="texture"``: same light and
-    camera, other texture phases) or is another photo of the layout altogether (``"appearance"``:
-    other weather, exposure, white balance and textures -- what a training pair is to a model that
-    cannot know the photo's appearance), and the one-hot masks."""
-    space = get_label_space("cityscapes")
-    refs, others, masks = [], [], []
-    for i in range(count):
-        layout = render_layout(seed + i, *size)
-        a = render_photo(layout, seed + i)
-        if other == "texture":
-            b = render_photo(layout, seed + i, texture_seed=seed + i + 7919)
-        else:
-            b = render_photo(layout, seed + i + 7919)
-        train = torch.from_numpy(space.ids_to_train(np.asarray(layout.ids)).astype(np.int64))
-        refs.append(torch.from_numpy(a).permute(2, 0, 1).float() / 255)
-        others.append(torch.from_numpy(b).permute(2, 0, 1).float() / 255)
-        masks.append(one_hot_with_void(train[None], space.num_classes, space.ignore_index)[0])
-    return torch.stack(refs), torch.stack(others), torch.stack(masks)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     size = tuple(int(v) for v in args.size.split("x"))
     torch.set_grad_enabled(False)
     start = time.perf_counter()
-    reference, source, masks = scenes(args.scenes, size, args.other)  # type: ignore[arg-type]
+    reference, source, masks = street_probe(args.scenes, size, args.other)  # type: ignore[arg-type]
     extractor = None
     curves: dict[str, list[float]] = {}
     for name, config in configurations().items():

@@ -40,8 +40,8 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("runs")
     make_cityscapes_tree(root / "cs", 2, size=(32, 64))
     crn, p2p, col = root / "crn", root / "p2p", root / "col"
-    _train(["crn", "--data", str(root / "cs"), "--out", str(crn), "--size", "16x32", "--variants", str(K)]
-           + ["--width-multiplier", "0.01", "--backbone", "efficientnet_lite0"])  # fmt: skip
+    _train(["crn", "--recipe", "paper", "--data", str(root / "cs"), "--out", str(crn), "--size", "16x32"]
+           + ["--variants", str(K), "--width-multiplier", "0.01", "--backbone", "efficientnet_lite0"])  # fmt: skip
     _train(["pix2pix", "--data", str(root / "cs"), "--out", str(p2p), "--generator", "unet_32", "--ngf", "4"]
            + ["--ndf", "4", "--load-size", "36", "--crop-size", "32"])  # fmt: skip
     photos = root / "photos"

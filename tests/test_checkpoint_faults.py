@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from conftest import crafted, make_cityscapes_tree
 from imsynth.cli.main import cli
 
-BASE = ["train", "crn", "--size", "16x32", "--variants", "1", "--width-multiplier", "0.01"]
+BASE = ["train", "crn", "--recipe", "paper", "--size", "16x32", "--variants", "1", "--width-multiplier", "0.01"]
 BASE += ["--backbone", "efficientnet_lite0", "--workers", "0", "--log-every", "1", "--sample-every", "1"]
 
 
@@ -103,7 +103,9 @@ def test_a_full_disk_during_training_loses_nothing_and_says_how_to_resume(data, 
 def crn_run(data, tmp_path_factory) -> Path:
     """A 4-step CRN run (k=3) with checkpoints at steps 2 and 4."""
     run = tmp_path_factory.mktemp("crn") / "run"
-    args = [*BASE[:5], "3", *BASE[6:], "--data", data, "--out", run, "--max-steps", "4", "--checkpoint-every", "2"]
+    at = BASE.index("--variants") + 1
+    args = [*BASE[:at], "3", *BASE[at + 1 :], "--data", data, "--out", run]
+    args += ["--max-steps", "4", "--checkpoint-every", "2"]
     assert invoke(*args).exit_code == 0
     return run
 

@@ -104,6 +104,8 @@ def test_train_and_resume_through_the_cli(tmp_path):
     base = [
         "train",
         "crn",
+        "--recipe",
+        "paper",
         "--size",
         "16x32",
         "--variants",
@@ -264,6 +266,8 @@ def test_quiet_leaves_errors_and_results(tmp_path):
     command = [
         "train",
         "crn",
+        "--recipe",
+        "paper",
         "--data",
         str(tmp_path / "data"),
         "--size",

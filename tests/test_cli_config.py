@@ -15,7 +15,9 @@ from imsynth.cli.main import cli
 from imsynth.methods import method_class
 from imsynth.training import TrainConfig
 
+#: The paper's recipe: the default's adversary judges images of at least 47 px.
 TINY_CRN = ["--size", "16x32", "--variants", "1", "--width-multiplier", "0.01", "--backbone", "efficientnet_lite0"]
+TINY_CRN += ["--recipe", "paper"]
 QUIET_RUN = ["--workers", "0", "--checkpoint-every", "2", "--log-every", "1", "--sample-every", "100"]
 
 
@@ -179,3 +181,17 @@ def test_the_same_command_starts_then_continues_and_resume_refuses_method_option
     assert (run / "checkpoints" / "step_000005").is_dir()
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved["train"]["max_steps"] == 5 and saved["method_config"]["model"]["num_variants"] == 1
+
+
+def test_recipe_paper_gives_the_papers_loss_and_cannot_change_a_resumed_run(tmp_path: Path, data: Path) -> None:
+    base = ["train", "crn", "--data", str(data), "--out", str(tmp_path / "r"), *TINY_CRN]
+    default, paper = printed(*base, "--recipe", "default", "--size", "64x128"), printed(*base)
+    assert (default["train"]["lr"], default["model"]["noise_channels"], default["adversarial"]["weight"]) == (
+        2e-4,
+        4,
+        1.0,
+    )
+    assert (paper["train"]["lr"], paper["model"]["noise_channels"], paper["adversarial"]["weight"]) == (1e-4, 0, 0.0)
+    assert paper["loss"]["texture_scales"] is None and paper["model"]["projection_init"] == "small"
+    refused = invoke("train", "crn", "--resume", str(tmp_path / "r"), "--recipe", "paper")
+    assert refused.exit_code == 2 and "--recipe cannot be given with --resume" in refused.output

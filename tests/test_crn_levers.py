@@ -147,3 +147,16 @@ def test_crn_with_texture_noise_and_adversary_trains_and_resumes_exactly(tmp_pat
     log = (tmp_path / "whole" / "metrics.jsonl").read_text()
     for key in ("loss_d", "loss/g_adv", "loss/g_fm", "loss/texture0", "loss/layer1"):
         assert f'"{key}"' in log
+
+
+def test_images_too_small_for_the_discriminator_are_refused_clearly(tmp_path):
+    config = MultiScaleDiscriminatorConfig(ndf=4, n_layers=3, num_scales=2)
+    assert config.smallest_side() == 47  # 3 halvings and two 4x4 layers after one more halving
+    disc = MultiScaleDiscriminator(7, config)
+    disc(torch.rand(1, 7, 47, 47))  # the smallest side it judges
+    with pytest.raises((RuntimeError, ValueError)):
+        disc(torch.rand(1, 7, 46, 46))
+    small = _tiny_config(tmp_path, weight=1.0)
+    small.model = dataclasses.replace(small.model, height=16, width=32)
+    with pytest.raises(ValueError, match="judges images of at least 47x47, not 16x32.*adversarial.weight=0"):
+        CRNMethod(small)

@@ -91,7 +91,8 @@ def test_crn_trains_and_synthesizes_with_ignore_id_254(tmp_path, monkeypatch):
     assert int(pairs[0]["label"].max()) == 254
 
     run = tmp_path / "run"
-    args = ["train", "crn", "--data", str(tmp_path / "data"), "--out", str(run), "--label-space", str(space_file)]
+    args = ["train", "crn", "--recipe", "paper", "--data", str(tmp_path / "data"), "--out", str(run)]
+    args += ["--label-space", str(space_file)]
     args += ["--size", "16x32", "--variants", "2", "--width-multiplier", "0.03125"]
     args += ["--backbone", "efficientnet_lite0", "--max-steps", "2", "--workers", "0", "--device", "cpu"]
     result = CliRunner().invoke(cli, args)

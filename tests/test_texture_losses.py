@@ -135,3 +135,35 @@ def test_calibrated_texture_weights_equalise_the_terms():
     mask = torch.ones(1, 1, 16, 16)
     level0 = sum(float(class_texture_distance(b[None], a[None], mask).mean()) for a, b in pairs) / 2
     assert weights[0] * level0 == pytest.approx(image_term, rel=1e-5)
+
+
+def _recipe_criterion(recipe: str):
+    import dataclasses
+
+    from imsynth.methods.crn import CRNMethod, PerceptualLossConfig, build_criterion, build_loss_network
+
+    layer = dict(CRNMethod.recipe_named(recipe).method_config.get("loss", {}))
+    config = dataclasses.replace(PerceptualLossConfig(backbone="efficientnet_lite0"), **layer)
+    return build_criterion(config, num_variants=3, extractor=build_loss_network(config))
+
+
+@pytest.mark.slow
+def test_default_crn_loss_is_lowest_at_full_texture_and_the_papers_is_not():
+    """Issue 13: the default loss's texture-strength curve (B = another photo of the layout) has its
+    minimum at s >= 0.9; the paper's own loss prefers flatter regions (which is why it was changed)."""
+    from imsynth.losses.texture_curve import street_probe
+
+    torch.manual_seed(0)
+    reference, source, masks = street_probe(3, (64, 128))
+    strengths = (0.5, 0.75, 0.9, 1.0, 1.1, 1.25)
+    curves = {}
+    with torch.no_grad():
+        for recipe in ("default", "paper"):
+            criterion = _recipe_criterion(recipe)
+            loss = lambda f, r, m, c=criterion: c(f, r, m)[0]  # noqa: E731
+            curves[recipe] = texture_strength_curve(loss, reference, source, masks, strengths)
+    assert best_strength(curves["default"], strengths) >= 0.9
+    assert best_strength(curves["paper"], strengths) < 0.9
+    # Flat regions cost the default loss clearly more than the paper's (relative to s = 1).
+    at_one = strengths.index(1.0)
+    assert curves["default"][0] / curves["default"][at_one] > curves["paper"][0] / curves["paper"][at_one] + 0.1

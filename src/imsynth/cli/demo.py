@@ -65,8 +65,8 @@ def demo_command(
     from imsynth.data.preview import contact_sheet
     from imsynth.data.streets import ensure_streets_dataset, is_streets_dataset
     from imsynth.evaluation.run_report import appearance_on_split, appearance_summary, write_run_report
-    from imsynth.methods.crn import CRNDataConfig, CRNMethod, CRNMethodConfig
-    from imsynth.models.crn import CRNConfig
+    from imsynth.methods.crn import CRNMethod
+    from imsynth.methods.runconfig import build_run
     from imsynth.runs import find_latest
     from imsynth.runs.files import CHECKPOINTS_DIR
     from imsynth.utils.io import OutputError, ensure_output_dir, save_image
@@ -87,29 +87,35 @@ def demo_command(
     run_dir = out_dir / "crn"
     resume = find_latest(run_dir / CHECKPOINTS_DIR) is not None
     say(f"[2/3] {'resuming' if resume else 'training'} a CRN for {minutes:g} minutes in {run_dir}")
-    config = CRNMethodConfig(
-        model=CRNConfig(height=size[0], width=size[1], num_variants=variants, width_multiplier=width_multiplier),
-        data=CRNDataConfig(root=str(data_root)),
+    # the default (photographic) recipe of CRN at the demo's small size and width
+    train, config = build_run(
+        CRNMethod,
+        [
+            {
+                "model": {"height": size[0], "width": size[1], "num_variants": variants},
+                "data": {"root": str(data_root)},
+                "train": {
+                    "out_dir": str(run_dir),
+                    "max_steps": 1_000_000,
+                    "max_minutes": minutes,
+                    "seed": seed,
+                    "device": device,
+                    "num_workers": 1,
+                    "log_every": 25,
+                    "sample_every": 250,
+                    "checkpoint_every": 500,
+                },
+            },
+            {"model": {"width_multiplier": width_multiplier}},
+        ],
     )
     method = CRNMethod(config)
-    train = method.recipe.train_config(
-        out_dir=run_dir,
-        max_steps=1_000_000,
-        max_minutes=minutes,
-        lr=2e-4,  # twice the paper's rate: a small model on a short budget
-        seed=seed,
-        device=device,
-        num_workers=1,
-        log_every=25,
-        sample_every=250,
-        checkpoint_every=500,
-    )
     run_training(method, train, method.build_dataset(seed), resume=resume)
 
     say("[3/3] synthesizing the held-out layouts")
     appearance = appearance_on_split(run_dir, data_root, "val", count=None)
     report = write_run_report(run_dir, data_root, "val", count=6, variants=variants, appearance=appearance)
-    say(f"photographic? {appearance_summary(appearance)}")
+    click.echo(f"photographic? {appearance_summary(appearance)}")
     click.echo(
         f"contact sheet: {out_dir / 'contact_sheet.png'}\nreport: {report}\n"
         f"done in {(time.perf_counter() - start) / 60:.1f} min"

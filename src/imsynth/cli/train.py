@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from imsynth.training import TrainConfig, TrainingMethod
 
 #: Options that steer the command rather than set a field.
-_CONTROL_OPTIONS = ("resume", "config_file", "set_items", "print_config")
+_CONTROL_OPTIONS = ("resume", "config_file", "set_items", "print_config", "recipe")
+#: Control options that would change a run, refused with --resume.
+_NEW_RUN_OPTIONS = ("config_file", "recipe")
 
 
 def train_options(*, lr: float, batch_size: int = 1) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -205,9 +207,12 @@ def train_method(
                 ensure_output_dir(run_dir, "--resume")
             resuming = True
         else:
+            # --lr and --batch-size show the default recipe's values; the chosen recipe supplies its own.
+            defaults.get("train", {}).pop("lr", None)
+            defaults.get("train", {}).pop("batch_size", None)
             layers = [defaults, read_config_file(params["config_file"]) if params["config_file"] else {}, given]
             layers.append(overrides)
-            train, config = build_run(method_cls, layers)
+            train, config = build_run(method_cls, layers, params.get("recipe"))
             if not any("out_dir" in (layer.get("train") or {}) for layer in layers[1:]):
                 raise click.UsageError("--out RUN_DIR is required for a new run (or --resume RUN_DIR)")
             if not params["print_config"]:
@@ -237,7 +242,7 @@ def _resume_folder(ctx: click.Context, resume: str) -> Path:
     from imsynth.training.config import RESUMABLE_TRAIN_FIELDS
 
     def allowed(param: click.Parameter) -> bool:
-        if param.name in _CONTROL_OPTIONS and param.name != "config_file":
+        if param.name in _CONTROL_OPTIONS and param.name not in _NEW_RUN_OPTIONS:
             return True
         if not isinstance(param, FieldOption) or param.name == "out_dir":
             return False
@@ -295,7 +300,7 @@ def train_group() -> None:
 
 
 @train_group.command("crn")
-@train_options(lr=1e-4)
+@train_options(lr=2e-4)
 @field_option(
     "--size",
     field=size_fields,
@@ -348,6 +353,14 @@ def train_group() -> None:
     field="model.activation_checkpointing",
     is_flag=True,
     help="Recompute activations: less memory, more time.",
+)
+@click.option(
+    "--recipe",
+    type=click.Choice(["default", "paper"]),
+    default="default",
+    show_default=True,
+    help="default: photographic output (texture statistics, noise inputs, a multi-scale adversary; README "
+    "'What makes the photos photographic'); paper: Chen & Koltun's loss and initialisation alone.",
 )
 @click.pass_context
 def train_crn(ctx: click.Context, **params: Any) -> None:

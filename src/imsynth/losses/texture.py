@@ -31,6 +31,7 @@ from imsynth.nn.labelmaps import area_resize
 
 __all__ = [
     "TEXTURE_STATISTICS",
+    "texture_weights_for",
     "class_moments",
     "class_gram_matrices",
     "class_texture_distance",
@@ -126,3 +127,20 @@ def calibrate_texture_weights(
         raise ValueError("calibrate_texture_weights needs at least one image pair")
     image_term, levels = sums[0], sums[1:]
     return [image_term / value if value > 0 else 0.0 for value in levels]
+
+
+def texture_weights_for(extractor: torch.nn.Module, scales: list[float], statistics: str = "meanstd") -> list[float]:
+    """Absolute per-level weights: ``scales`` times the backbone's calibrated texture weights
+    (``extractor.default_texture_weights``, shipped for EfficientNet-Lite's mean/std statistics); a
+    backbone that ships none is calibrated here on rendered street photos
+    (:func:`imsynth.models.backbones.calibrate.street_photo_pairs`, a few seconds)."""
+    base = getattr(extractor, "default_texture_weights", None) if statistics == "meanstd" else None
+    if base is None:
+        from imsynth.models.backbones.calibrate import street_photo_pairs
+
+        base = calibrate_texture_weights(extractor, street_photo_pairs(), statistics)
+    if len(scales) != len(base):
+        raise ValueError(
+            f"{len(scales)} texture scales given for {len(base)} levels (the image plus the loss network's layers)"
+        )
+    return [float(scale) * weight for scale, weight in zip(scales, base, strict=True)]

@@ -18,10 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["DEFAULT_STRENGTHS", "scale_texture", "texture_strength_curve", "best_strength"]
+from imsynth.data.labels import get_label_space
+from imsynth.data.streets.layout import render_layout
+from imsynth.data.streets.render import render_photo
+from imsynth.nn.labelmaps import one_hot_with_void
+
+__all__ = ["DEFAULT_STRENGTHS", "scale_texture", "texture_strength_curve", "best_strength", "street_probe"]
 
 DEFAULT_STRENGTHS = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5)
 
@@ -59,3 +65,26 @@ def texture_strength_curve(
 def best_strength(values: Sequence[float], strengths: Sequence[float] = DEFAULT_STRENGTHS) -> float:
     """The strength at which a curve of :func:`texture_strength_curve` is lowest."""
     return float(strengths[min(range(len(values)), key=values.__getitem__)])
+
+
+def street_probe(
+    count: int, size: tuple[int, int], other: str = "appearance", seed: int = 1000
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(A, B, masks) for ``count`` layouts of the embedded street renderer: B has other textures
+    (``other="texture"``: same light and camera, other texture phases) or is another photo of the
+    layout altogether (``"appearance"``: other weather, exposure, white balance and textures -- what
+    a training pair is to a model that cannot know the photo's appearance); masks are one-hot."""
+    space = get_label_space("cityscapes")
+    refs, others, masks = [], [], []
+    for i in range(count):
+        layout = render_layout(seed + i, *size)
+        a = render_photo(layout, seed + i)
+        if other == "texture":
+            b = render_photo(layout, seed + i, texture_seed=seed + i + 7919)
+        else:
+            b = render_photo(layout, seed + i + 7919)
+        train = torch.from_numpy(space.ids_to_train(np.asarray(layout.ids)).astype(np.int64))
+        refs.append(torch.from_numpy(a).permute(2, 0, 1).float() / 255)
+        others.append(torch.from_numpy(b).permute(2, 0, 1).float() / 255)
+        masks.append(one_hot_with_void(train[None], space.num_classes, space.ignore_index)[0])
+    return torch.stack(refs), torch.stack(others), torch.stack(masks)

@@ -30,9 +30,13 @@ from imsynth.utils.config import ConfigError, from_dict, load_config, merge_dict
 __all__ = ["build_run", "run_view", "read_config_file", "resumed_train_config", "dotted_keys"]
 
 
-def build_run(method_cls: type[TrainingMethod[Any]], layers: Iterable[Mapping[str, Any]]) -> tuple[TrainConfig, Any]:
-    """The :class:`TrainConfig` and method config of a new run from flat-view ``layers`` (last wins)."""
-    merged: dict[str, Any] = {}
+def build_run(
+    method_cls: type[TrainingMethod[Any]], layers: Iterable[Mapping[str, Any]], recipe: str | None = None
+) -> tuple[TrainConfig, Any]:
+    """The :class:`TrainConfig` and method config of a new run from flat-view ``layers`` (last wins) on
+    top of the method's ``recipe`` (a name of :meth:`TrainingMethod.recipe_named`; ``None``: the default)."""
+    chosen = method_cls.recipe_named(recipe)
+    merged: dict[str, Any] = merge_dicts({}, dict(chosen.method_config))
     for layer in layers:
         merged = merge_dicts(merged, layer)
     named = merged.pop("method", method_cls.name)
@@ -42,9 +46,8 @@ def build_run(method_cls: type[TrainingMethod[Any]], layers: Iterable[Mapping[st
     train_layer = merged.pop("train", None) or {}
     if not isinstance(train_layer, Mapping):
         raise ConfigError(f"train: expected a mapping of TrainConfig fields, got {train_layer!r}")
-    recipe = method_cls.recipe
-    checked = from_dict(TrainConfig, {**to_dict(recipe.train_config()), **train_layer}, where="train.")
-    train = recipe.train_config(**{key: getattr(checked, key) for key in train_layer})
+    checked = from_dict(TrainConfig, {**to_dict(chosen.train_config()), **train_layer}, where="train.")
+    train = chosen.train_config(**{key: getattr(checked, key) for key in train_layer})
     if method_cls.config_class is None:
         raise TypeError(f"{method_cls.__name__} has no config_class")
     return train, from_dict(method_cls.config_class, merged)

@@ -37,6 +37,36 @@ class MultiScaleDiscriminatorConfig:
                 f"ndf, n_layers and num_scales must be >= 1, got {self.ndf}, {self.n_layers}, {self.num_scales}"
             )
 
+    def smallest_side(self) -> int:
+        """The smallest image side every scale can judge: each 4x4 stride-2 layer halves the side, the
+        last two 4x4 stride-1 layers take 1 pixel each, the coarsest scale sees the image halved
+        ``num_scales - 1`` times, and one logit must remain."""
+
+        def patch_outputs(side: int) -> int:
+            for _ in range(self.n_layers):
+                side //= 2
+            return side - 2
+
+        side = 1
+        while True:
+            coarsest = side
+            for _ in range(self.num_scales - 1):
+                coarsest = (coarsest + 1) // 2
+            if patch_outputs(coarsest) >= 1:
+                return side
+            side += 1
+
+    def check_image_size(self, height: int, width: int) -> None:
+        """A clear error for images too small for this discriminator (instead of a convolution's)."""
+        smallest = self.smallest_side()
+        if min(height, width) < smallest:
+            raise ValueError(
+                f"the adversarial term's discriminator ({self.n_layers} layers, {self.num_scales} scales) judges "
+                f"images of at least {smallest}x{smallest}, not {height}x{width}: train larger images, or set "
+                "adversarial.discriminator.num_scales / n_layers lower, or turn the term off "
+                "(adversarial.weight=0, or --recipe paper)"
+            )
+
 
 class MultiScaleDiscriminator(nn.Module):
     """``forward(pair)`` -> one list per scale of that scale's layer outputs (logits last)."""

@@ -12,7 +12,8 @@ often to log...), which only decide when and how the same trajectory is computed
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -103,10 +104,15 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class Recipe:
-    """A method's paper settings for the optimizer and its schedule; :meth:`train_config` applies them.
+    """A method's settings for the optimizer and its schedule (:meth:`train_config` applies them), and
+    the method-config fields a new run starts from.
 
     ``decay_start_fraction``: with ``lr_schedule="linear_decay"``, the share of ``max_steps`` trained at
     the full rate before the linear decay to 0 (pix2pix, Isola et al. Sec. 6.2: one half).
+    ``method_config``: a layer of the method's config in the flat view of ``--config`` files
+    (``{"model": {...}, "loss": {...}}``), applied under everything a user gives; fields it does not
+    name keep their dataclass defaults, which stay the paper's so that older run configs (which lack
+    newer fields) still mean what they meant.
     """
 
     lr: float
@@ -115,6 +121,8 @@ class Recipe:
     lr_schedule: LRSchedule = "constant"
     decay_start_fraction: float = 0.0
     batch_size: int = 1
+    method_config: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
 
     def train_config(self, **settings: Any) -> TrainConfig:
         """A :class:`TrainConfig` with this recipe's settings; ``settings`` (any TrainConfig field) win."""

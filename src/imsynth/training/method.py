@@ -89,8 +89,22 @@ class TrainingMethod(ABC, Generic[ConfigT]):
     name: ClassVar[str]
     #: The method's config dataclass; lets :meth:`from_config_dict` rebuild the method.
     config_class: ClassVar[type | None] = None
-    #: The paper's optimizer settings and schedule (``recipe.train_config(out_dir=...)``).
+    #: The default settings of a new run: optimizer, schedule and method-config fields
+    #: (``recipe.train_config(out_dir=...)``).
     recipe: ClassVar[Recipe] = Recipe(lr=2e-4, betas=(0.5, 0.999))
+    #: Other named recipes a user may pick (``imsynth train METHOD --recipe NAME``), e.g. the paper's
+    #: own where the default departs from it; the default is always available as ``"default"``.
+    recipes: ClassVar[Mapping[str, Recipe]] = {}
+
+    @classmethod
+    def recipe_named(cls, name: str | None) -> Recipe:
+        """The recipe called ``name`` (``None`` or ``"default"``: :attr:`recipe`)."""
+        if name in (None, "default"):
+            return cls.recipe
+        if name not in cls.recipes:
+            known = ", ".join(["default", *cls.recipes])
+            raise ValueError(f"{cls.name} has no recipe {name!r}; choose from {known}")
+        return cls.recipes[name]
 
     def __init__(self, config: ConfigT) -> None:
         self.config = config

@@ -30,6 +30,9 @@ class FeatureExtractor(nn.Module):
     default_layer_weights:
         ``1 + len(layer_names)`` weights for the CRN-style loss: first the image itself, then
         each layer.
+    default_texture_weights:
+        The same for the per-class texture-statistics terms (:mod:`imsynth.losses.texture`), or
+        ``None`` where no calibration ships (they are then measured when a loss needs them).
     input_size:
         Resolution the classifier was trained at (for :func:`imagenet_eval_transform`).
     """
@@ -41,6 +44,7 @@ class FeatureExtractor(nn.Module):
         super().__init__()
         self.layer_names: list[str] = []
         self.default_layer_weights: list[float] = []
+        self.default_texture_weights: list[float] | None = None
 
     # -- freezing -----------------------------------------------------------------------------
     def _freeze(self) -> None:

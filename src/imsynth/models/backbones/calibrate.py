@@ -96,6 +96,28 @@ def degraded_photo_pairs(
     return pairs
 
 
+def street_photo_pairs(
+    count: int = 6,
+    size: tuple[int, int] = (256, 512),
+    blur_sigma: float = 2.0,
+    noise_std: float = 0.05,
+    seed: int = 0,
+) -> list[tuple[Tensor, Tensor]]:
+    """The pairs of :func:`degraded_photo_pairs` made from ``count`` photos of the embedded street
+    renderer instead of scikit-image's (which is not a runtime dependency): what a loss calibrates
+    itself on at run time when its backbone ships no calibrated weights."""
+    from imsynth.data.streets import render_scene
+
+    gen = torch.Generator().manual_seed(seed)
+    pairs = []
+    for index in range(count):
+        _, photo = render_scene(10_000 + index, *size)
+        a = numpy_image_to_tensor(photo)
+        b = _gaussian_blur(a, blur_sigma) + noise_std * torch.randn(a.shape, generator=gen)
+        pairs.append((a, b.clamp(0, 1)))
+    return pairs
+
+
 def default_calibration(name: str = "efficientnet_lite0", **pair_opts) -> list[float]:
     """Recompute the hard-coded ``default_layer_weights`` of ``name`` (default layers):
     :func:`calibrate_layer_weights` on :func:`degraded_photo_pairs` (``pair_opts`` forwarded).

@@ -93,6 +93,14 @@ CALIBRATED_LAYER_WEIGHTS = {
     "efficientnet_lite2": [1.0, 0.01065, 0.007055, 0.008783, 0.01168, 0.02922],
 }
 
+# Texture-statistics weights (per-class channel mean and standard deviation, imsynth.losses.texture)
+# for the same levels, by the same rule and on the same pairs:
+# imsynth.losses.texture.calibrate_texture_weights(extractor, degraded_photo_pairs()).
+CALIBRATED_TEXTURE_WEIGHTS = {
+    "efficientnet_lite0": [5.063, 0.0426, 0.0135, 0.01306, 0.01724, 0.03266],
+    "efficientnet_lite2": [5.063, 0.03253, 0.01055, 0.01288, 0.01559, 0.03851],
+}
+
 
 def round_channels(channels: float, width: float, divisor: int = 8) -> int:
     """EfficientNet width scaling: multiply, round to a multiple of 8, never lose > 10%."""
@@ -220,6 +228,8 @@ class EfficientNetLiteFeatures(FeatureExtractor):
             self.weights_path = None
         if self.layer_names == list(DEFAULT_LITE_LAYERS):
             self.default_layer_weights = list(CALIBRATED_LAYER_WEIGHTS.get(variant, [1.0] * 6))
+            texture = CALIBRATED_TEXTURE_WEIGHTS.get(variant)
+            self.default_texture_weights = list(texture) if texture is not None else None
         else:
             self.default_layer_weights = [1.0] * (1 + len(self.layer_names))
         self._freeze()
