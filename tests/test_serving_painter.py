@@ -31,7 +31,7 @@ from test_serving import HEIGHT, WIDTH, K, ProbeSynthesizer, decode_png, png_byt
 checkpoint, client = test_serving.checkpoint, test_serving.client  # module fixtures: the tiny CRN and its app
 
 SYNTHESIS_SECONDS = 0.5
-"""What one synthesis of the packaged model takes on a CPU (measured 0.1-0.3 s on 2 busy cores)."""
+"""What one synthesis of the packaged model takes on a CPU (measured p50 0.25-0.35 s on 2 busy cores, README)."""
 
 
 def photos_of(response) -> np.ndarray:
