@@ -163,8 +163,8 @@ def create_app(
     app.state.worker = worker
     app.add_middleware(RequestGuard, allowed_hosts=allowed_hosts)
     app.mount("/static", StaticFiles(packages=[("imsynth.serving", "static")]), name="static")
-    palette, info = _palette(space), _info(synthesizer, (height, width), limits)
     streets = streets_fit(space)
+    palette, info = _palette(space), _info(synthesizer, (height, width), limits, streets)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
@@ -310,8 +310,10 @@ def _palette(space: Any) -> dict[str, Any]:
     }
 
 
-def _info(synthesizer: LayoutSynthesizer, grid: tuple[int, int], limits: ServingLimits) -> dict[str, Any]:
-    """``GET /api/info``: the model and the limits."""
+def _info(
+    synthesizer: LayoutSynthesizer, grid: tuple[int, int], limits: ServingLimits, streets: bool
+) -> dict[str, Any]:
+    """``GET /api/info``: the model, what the page may offer (seeds, random streets) and the limits."""
     return {
         "method": synthesizer.method,
         "step": int(synthesizer.step),
@@ -321,7 +323,7 @@ def _info(synthesizer: LayoutSynthesizer, grid: tuple[int, int], limits: Serving
         "height": grid[0],
         "width": grid[1],
         "stochastic": bool(synthesizer.stochastic),
-        "random_layouts": streets_fit(synthesizer.label_space),
+        "random_layouts": streets,
         "example_street": EXAMPLE_STREET,
         "default_seed": DEFAULT_SEED,
         "max_seed": MAX_SEED,
