@@ -82,9 +82,9 @@ def inspect_command(paths: tuple[Path, ...], label_space: str, color_tolerance: 
     default=None,
     help="A Cityscapes-format dataset to show; default: render street scenes directly.",
 )
-@click.option("--split", default="val", show_default=True)
+@click.option("--split", default="val", show_default=True, help="Split whose layouts are shown (with --data).")
 @click.option("--size", type=SIZE, default="256x512", show_default=True, help="Rendered scene size.")
-@click.option("--scenes", type=click.IntRange(1), default=4, show_default=True)
+@click.option("--scenes", type=click.IntRange(1), default=4, show_default=True, help="Scenes (rows) on the sheet.")
 @click.option(
     "--appearances",
     type=click.IntRange(1),
@@ -92,7 +92,7 @@ def inspect_command(paths: tuple[Path, ...], label_space: str, color_tolerance: 
     show_default=True,
     help="Photos of one shared layout (rendered scenes only).",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the scenes and appearances drawn.")
 def sheet_command(
     out_file: Path, data_root: Path | None, split: str, size: tuple[int, int], scenes: int, appearances: int, seed: int
 ) -> None:

@@ -43,3 +43,10 @@ class ToleranceParam(click.ParamType):
 
 
 COLOR_TOLERANCE = ToleranceParam()
+
+
+def device_option(func: Any) -> Any:
+    """``--device``: where the networks run."""
+    return click.option(
+        "--device", default="auto", show_default=True, help="auto (a GPU when there is one) | cpu | cuda | cuda:N."
+    )(func)

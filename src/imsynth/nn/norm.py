@@ -8,51 +8,37 @@ tensor with its default axes:
 * statistics: one mean and one (biased) variance per sample, taken over **all** of (C, H, W);
 * affine: a learned scale (init 1) and offset (init 0) **per channel**.
 
-So it differs from :class:`torch.nn.GroupNorm` with one group only in that the affine
-parameters are per channel, and from :class:`torch.nn.LayerNorm` over (C, H, W) in that the
-parameters do not depend on the spatial size -- the layer works at any resolution.
+That is exactly :class:`torch.nn.GroupNorm` with one group, so the layer *is* one (PyTorch's fused
+kernel; parameters ``weight`` and ``bias`` as before, so checkpoints of the hand-written version load
+unchanged and give the same outputs to float round-off). Unlike :class:`torch.nn.LayerNorm` over
+(C, H, W) its parameters do not depend on the spatial size -- the layer works at any resolution.
 """
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = ["LayerNorm2d"]
 
 
-class LayerNorm2d(nn.Module):
+class LayerNorm2d(nn.GroupNorm):
     """Layer norm over (C, H, W) of each sample of a B x C x H x W tensor, per-channel affine.
 
     ``y = (x - mean) / sqrt(var + eps) * weight[c] + bias[c]`` with ``mean``/``var`` (biased)
-    computed over all C*H*W elements of one sample.
+    computed over all C*H*W elements of one sample: ``nn.GroupNorm(1, num_channels)``.
     """
 
     def __init__(self, num_channels: int, eps: float = 1e-5, affine: bool = True) -> None:
-        super().__init__()
         if num_channels < 1:
             raise ValueError(f"num_channels must be >= 1, got {num_channels}")
-        self.num_channels = num_channels
-        self.eps = eps
-        self.affine = affine
-        if affine:
-            self.weight = nn.Parameter(torch.ones(num_channels))
-            self.bias = nn.Parameter(torch.zeros(num_channels))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        super().__init__(1, num_channels, eps=eps, affine=affine)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 4 or x.size(1) != self.num_channels:
             raise ValueError(
                 f"LayerNorm2d({self.num_channels}) expects B x {self.num_channels} x H x W, got shape {tuple(x.shape)}"
             )
-        # Normalisation over every non-batch axis; the affine part is applied per channel below.
-        y = F.layer_norm(x, x.shape[1:], weight=None, bias=None, eps=self.eps)
-        if self.weight is not None and self.bias is not None:
-            y = y * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
-        return y
+        return super().forward(x)
 
     def extra_repr(self) -> str:
         return f"{self.num_channels}, eps={self.eps}, affine={self.affine}"

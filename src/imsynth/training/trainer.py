@@ -9,7 +9,8 @@
 The trainer seeds everything, builds the method's models on the chosen device, creates their
 optimizers and LR schedules, then repeats: next batch -> ``method.training_step`` -> check the
 reported losses are finite -> schedule step -> log / sample / checkpoint. It stops at
-``max_steps`` or when the ``max_minutes`` budget is used up, and always ends with a checkpoint.
+``max_steps``, when the ``max_minutes`` budget is used up or on SIGTERM / SIGUSR1
+(:mod:`imsynth.training.signals`), and always ends with a checkpoint.
 
 With ``resume=True`` it continues from ``OUT_DIR``'s latest checkpoint: weights, optimizer and
 schedule states, RNG states and the exact position in the data stream are restored, so on CPU
@@ -54,10 +55,12 @@ from imsynth.training.failures import (
 from imsynth.training.logging import Progress, RunLogger, ScalarWindow, Throughput
 from imsynth.training.method import StepOutput, TrainingMethod
 from imsynth.training.optim import lr_factor, make_scheduler
-from imsynth.training.summary import count, end_summary, step_scalars
+from imsynth.training.signals import StopSignals
+from imsynth.training.summary import end_summary, start_summary, step_scalars
 from imsynth.training.visualize import image_grid
 from imsynth.utils.config import save_config
-from imsynth.utils.device import autocast_dtype, describe_device, resolve_device
+from imsynth.utils.console import say
+from imsynth.utils.device import autocast_dtype, resolve_device
 from imsynth.utils.seeding import (
     configure_determinism,
     get_rng_state,
@@ -75,7 +78,7 @@ class TrainResult:
     """What :meth:`Trainer.fit` did."""
 
     step: int
-    stop_reason: str  # "max_steps" or "max_minutes"
+    stop_reason: str  # "max_steps", "max_minutes" or the stop signal's name ("SIGTERM", "SIGUSR1")
     checkpoint: Path
     elapsed_seconds: float
     last_scalars: dict[str, float]
@@ -156,7 +159,7 @@ class Trainer:
         if latest is not None:
             raise RunExistsError(
                 f"{self.out_dir} already holds a run (latest checkpoint: {latest.name}); resume it "
-                "with resume=True (--resume) or choose another out_dir"
+                "with resume=True or choose another out_dir"
             )
 
     def _resume(self) -> None:
@@ -226,6 +229,8 @@ class Trainer:
         )
         batches = iter(loader)
         logger = RunLogger(self.out_dir, self.step, tensorboard=config.tensorboard) if main else None
+        if logger is not None and self.step == 0:
+            logger.describe(self.run_config)
         self._say(self._start_summary())
         progress = Progress(config.progress and main, self.step, config.max_steps, max_minutes=config.max_minutes)
 
@@ -241,35 +246,36 @@ class Trainer:
         scalars: dict[str, float] = {}
         stop_reason = "max_steps"
         try:
-            while self.step < config.max_steps:
-                if deadline is not None and distributed.any_rank(time.monotonic() >= deadline, self.device, self.dist):
-                    stop_reason = "max_minutes"
-                    break
-                scalars, learning_rates = self._train_step(next(batches))
-                speed.add(config.batch_size)
-                window.add(scalars)
-                progress.update(scalars, speed.recent)
-                if logger is not None and self.step % config.log_every == 0:
-                    logger.scalars(
-                        self.step,
-                        {
-                            **window.pop(),
-                            **learning_rates,
-                            "epoch": self.samples_seen / self.dataset_size,
-                            "images_per_s": speed.pop_window_rate(),
-                        },
-                    )
-                if logger is not None and self.step % config.sample_every == 0:
-                    self._save_samples(logger, preview)
-                if self.step % config.checkpoint_every == 0:
+            with StopSignals() as signals:
+                while self.step < config.max_steps:
+                    if self._should_stop(deadline, signals):
+                        stop_reason = "max_minutes" if self._past(deadline) else signals.received or "a stop signal"
+                        break
+                    scalars, learning_rates = self._train_step(next(batches))
+                    speed.add(config.batch_size)
+                    window.add(scalars)
+                    progress.update(scalars, speed.recent)
+                    if logger is not None and self.step % config.log_every == 0:
+                        logger.scalars(
+                            self.step,
+                            {
+                                **window.pop(),
+                                **learning_rates,
+                                "epoch": self.samples_seen / self.dataset_size,
+                                "images_per_s": speed.pop_window_rate(),
+                            },
+                        )
+                    if logger is not None and self.step % config.sample_every == 0:
+                        self._save_samples(logger, preview)
+                    if self.step % config.checkpoint_every == 0:
+                        self._save_checkpoint()
+                if self._last_saved_step != self.step:
                     self._save_checkpoint()
-            if self._last_saved_step != self.step:
-                self._save_checkpoint()
         except KeyboardInterrupt:
             progress.close()
             self._say(
-                f"imsynth: interrupted at step {self.step}; resume from the latest checkpoint "
-                f"in {self.checkpoint_dir} with resume=True"
+                f"imsynth: interrupted at step {self.step}; the latest checkpoint in {self.checkpoint_dir} "
+                "is where a resumed run continues"
             )
             raise
         except OSError as error:
@@ -289,6 +295,16 @@ class Trainer:
         checkpoint = self.checkpoint_dir / checkpoint_name(self.step)
         self._say(self._end_summary(stop_reason, first_step, elapsed, checkpoint))
         return TrainResult(self.step, stop_reason, checkpoint, elapsed, scalars)
+
+    @staticmethod
+    def _past(deadline: float | None) -> bool:
+        return deadline is not None and time.monotonic() >= deadline
+
+    def _should_stop(self, deadline: float | None, signals: StopSignals) -> bool:
+        """The time budget is used up or a stop signal arrived (on any process, under DDP)."""
+        if deadline is None and not self.dist.enabled:
+            return signals.received is not None
+        return distributed.any_rank(self._past(deadline) or signals.received is not None, self.device, self.dist)
 
     def _train_step(self, batch: Any) -> tuple[dict[str, float], dict[str, float]]:
         """One optimization step; returns the method's scalars and the learning rates it used."""
@@ -359,29 +375,14 @@ class Trainer:
 
     def _say(self, message: str) -> None:
         if self.dist.is_main:
-            print(message, flush=True)
+            say(message)
 
     def _end_summary(self, reason: str, first_step: int, elapsed: float, checkpoint: Path) -> str:
         steps = self.step - first_step
         return end_summary(self.method.name, self.step, self.config, reason, steps, elapsed, self.out_dir, checkpoint)
 
     def _start_summary(self) -> str:
-        sizes = {name: sum(p.numel() for p in model.parameters()) for name, model in self.models.items()}
-        params = ", ".join(f"{name} {count(n)}" for name, n in sizes.items())
-        amp = f", amp {str(self.context.amp_dtype).removeprefix('torch.')}" if self.context.amp_enabled else ""
-        start = f"resumed at step {self.step}" if self.resumed_from is not None else "from scratch"
-        notes = "".join(f" | note: {note}" for note in self._notes)
-        where = describe_device(self.device)
-        if self.dist.enabled:
-            where = (
-                f"{self.dist.world_size} processes (DDP, {distributed.dist.get_backend()}), "
-                f"rank 0 on {where}, {distributed.per_rank_batch_size(self.config.batch_size, self.dist)} images each"
-            )
-        return (
-            f"imsynth: training {self.method.name} on {where}{amp} | "
-            f"params {params} | dataset {self.dataset_size} | steps {self.step}->{self.config.max_steps} "
-            f"({start}) | out_dir {self.out_dir}{notes}"
-        )
+        return start_summary(self)
 
 
 def _load_named_states(kind: str, targets: Mapping[str, Any], states: Mapping[str, Any]) -> None:
