@@ -310,3 +310,46 @@ def test_plan_items_never_gives_two_inputs_one_output(tmp_path):
     outputs = [output for item in items for output in item.outputs]
     assert len(outputs) == len(set(outputs)) == 2 * len(sources)
     assert [str(item.name) for item in items] == ["x_png", "x_png_2", "x_jpg", "a/x", "x_v0"]
+
+
+# ------------------------------------------------------------ 7: one vocabulary (issue 17 item 3)
+def test_labels_is_the_same_option_as_input(runs, tmp_path):
+    save_colour(tmp_path / "L" / "a" / "x.png", 0)
+    save_colour(tmp_path / "L" / "y.png", 1)
+    common = ["synthesize", "--checkpoint", runs["crn"], "--device", "cpu"]
+    by_labels = invoke(*common, "--labels", tmp_path / "L", "--out", tmp_path / "o1")
+    by_input = invoke(*common, "--input", tmp_path / "L", "--out", tmp_path / "o2")
+    assert by_labels.exit_code == by_input.exit_code == 0, by_labels.output + by_input.output
+    assert (
+        files(tmp_path / "o1")
+        == files(tmp_path / "o2")
+        == sorted(
+            [*(f"a/x_v{j}.png" for j in range(K)), "a/x_grid.png", *(f"y_v{j}.png" for j in range(K)), "y_grid.png"]
+        )
+    )
+    for name in files(tmp_path / "o1"):
+        assert np.array_equal(
+            np.asarray(Image.open(tmp_path / "o1" / name)), np.asarray(Image.open(tmp_path / "o2" / name))
+        )
+    assert by_labels.stdout.replace("o1", "o2") == by_input.stdout
+
+
+@pytest.mark.parametrize("command", ["synthesize", "translate", "colorize"])
+def test_quiet_silences_progress_and_information_not_results_or_errors(runs, tmp_path, command):
+    _mixed_folder(tmp_path / "L")
+    checkpoint = {"synthesize": runs["crn"], "translate": runs["p2p"], "colorize": runs["col"]}[command]
+    args = [command, "--checkpoint", checkpoint, "--input", tmp_path / "L", "--device", "cpu"]
+    loud = invoke(*args, "--out", tmp_path / "loud")
+    quiet = invoke("-q", *args, "--out", tmp_path / "quiet")
+    assert loud.exit_code == quiet.exit_code == 1
+    verb = {"synthesize": "synthesizing", "translate": "translating", "colorize": "colorizing"}[command]
+    assert loud.stdout.startswith(f"{verb} 4 ") and "step 1" in loud.stdout.splitlines()[0]  # the information line
+    assert f"{verb}: 100%" in loud.stderr and "4/4" in loud.stderr  # the progress bar
+    summary = {"synthesize": "synthesized 2 layout(s)", "translate": "translated 2", "colorize": "colorized 3"}[command]
+    # quiet: the one-line result on stdout, every failure on stderr, nothing else
+    same_out = quiet.stdout.replace(str(tmp_path / "quiet"), str(tmp_path / "loud"))
+    assert same_out.splitlines() == loud.stdout.splitlines()[1:]
+    assert quiet.stdout.startswith(summary) and len(quiet.stdout.splitlines()) == 1
+    assert "file(s) failed" in quiet.stderr and "b_text.png: not an image" in quiet.stderr
+    assert verb not in quiet.stderr and "%|" not in quiet.stderr
+    assert files(tmp_path / "quiet") == files(tmp_path / "loud")

@@ -34,9 +34,23 @@ def test_data_streets_then_inspect(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert len(list((out / "leftImg8bit" / "train").rglob("*_leftImg8bit.png"))) == 2
+    assert "rendering streets: 100%" in result.stderr and result.stdout.startswith("wrote 2 train + 1 val scenes")
     result = runner.invoke(cli, ["data", "inspect", str(out)])
     assert result.exit_code == 0, result.output
     assert "road" in result.output
+    # -q: the same results, no progress bars (data streets, data inspect and prior all draw one)
+    quiet = runner.invoke(cli, ["-q", "data", "inspect", str(out)])
+    assert quiet.exit_code == 0 and quiet.stdout == result.stdout and quiet.stderr == ""
+    quiet = runner.invoke(cli, ["-q", "data", "streets", "--out", str(tmp_path / "s2"), "--train", "1", "--val", "0"]
+                          + ["--size", "32x64"])  # fmt: skip
+    assert quiet.exit_code == 0 and quiet.stderr == "" and quiet.stdout.startswith("wrote 1 train + 0 val")
+    photos = str(out / "leftImg8bit")
+    for flags in ([], ["-q"]):
+        prior = runner.invoke(
+            cli, [*flags, "prior", "--data", photos, "--out", str(tmp_path / "p"), "--load-size", "32"]
+        )
+        assert prior.exit_code == 0 and prior.stdout.startswith("colour prior: 3 image(s)"), prior.output
+        assert ("colour prior: 100%" in prior.stderr) == (not flags) and len(prior.stdout.splitlines()) == 1
 
 
 def test_inspect_reports_unknown_colours_with_exit_1(tmp_path):
@@ -128,19 +142,99 @@ def test_data_sheet_renders_scenes_and_one_layout_under_several_appearances(tmp_
     assert sheet.shape[1] >= 4 * 64 and sheet.shape[0] >= 2 * 32
 
 
-#: Commands being rewritten for issue 15 (batch commands, painter server); their options get help there.
-BEING_REWRITTEN = {("synthesize",), ("translate",), ("colorize",), ("serve",)}
-
-
 @pytest.mark.parametrize("path", list(_all_commands(cli)), ids=" ".join)
 def test_every_option_has_help(path):
-    if path in BEING_REWRITTEN:
-        pytest.skip("options of the batch commands are reworded with their rewrite (issue 15)")
     command = cli
     for name in path:
         command = command.commands[name]
     missing = [p.opts[0] for p in command.params if isinstance(p, click.Option) and not (p.help or "").strip()]
     assert not missing, f"imsynth {' '.join(path)}: options without help: {missing}"
+
+
+def _command(*path: str) -> click.Command:
+    command = cli
+    for name in path:
+        command = command.commands[name]  # type: ignore[attr-defined]
+    return command
+
+
+def _defaults(*path: str) -> dict[str, object]:
+    return {p.name: p.default for p in _command(*path).params if isinstance(p, click.Option)}
+
+
+def test_shown_defaults_are_the_real_ones():
+    """What --help shows as a default is what the library does when the option is not given."""
+    import inspect
+
+    from imsynth.data.labels import DEFAULT_COLOR_TOLERANCE
+    from imsynth.inference.colorize import load_colorizer
+    from imsynth.inference.crn import synthesize_files
+    from imsynth.inference.pix2pix import load_pix2pix, translate_files
+    from imsynth.inference.synthesizer import load_synthesizer
+
+    def default(function, name):
+        return inspect.signature(function).parameters[name].default
+
+    for path, library in ((("synthesize",), synthesize_files), (("translate",), translate_files)):
+        assert _defaults(*path)["color_tolerance"] == DEFAULT_COLOR_TOLERANCE == default(library, "tolerance")
+    assert "(default 40)" in (next(p for p in _command("data", "inspect").params if p.name == "color_tolerance").help)
+    assert DEFAULT_COLOR_TOLERANCE == 40
+    for path, loader in ((("synthesize",), load_synthesizer), (("translate",), load_pix2pix)):
+        assert _defaults(*path)["device"] == default(loader, "device") == "auto"
+    assert _defaults("colorize")["device"] == default(load_colorizer, "device")
+    assert _defaults("colorize")["work_size"] == default(load_colorizer, "work_size")
+    assert _defaults("translate")["seed"] == default(load_pix2pix, "seed")
+    assert _defaults("translate")["test_dropout"] == default(load_pix2pix, "test_dropout")
+    for path in _all_commands(cli):  # a shown default that is not there would be a lie by omission
+        command = _command(*path)
+        shown_none = [p.opts[0] for p in command.params if isinstance(p, click.Option) and p.show_default
+                      and p.default is None]  # fmt: skip
+        assert not shown_none, f"imsynth {' '.join(path)}: {shown_none} show a default of None"
+
+
+def test_one_vocabulary_input_for_every_batch_command():
+    for name in ("synthesize", "translate", "colorize"):
+        options = {p.name: p for p in _command(name).params}
+        assert options["input_path"].opts[0] == "--input" and options["input_path"].required
+        assert "--input" in (options["out_dir"].help or "")  # --out mirrors the folders under --input
+        assert {"overwrite", "device"} <= set(options)
+    assert _command("synthesize").params[1].opts == ["--input", "--labels"]  # the old name still works
+    help_text = " ".join(CliRunner().invoke(cli, ["synthesize", "--help"]).output.split())
+    assert "--input, --labels PATH" in help_text
+
+
+def test_out_under_a_file_or_read_only_is_one_clear_message(tmp_path, monkeypatch):
+    import errno
+
+    import imsynth.utils.io as io_module
+
+    (tmp_path / "file.txt").write_text("")
+    under_file = tmp_path / "file.txt" / "x"
+    for args in (
+        ["data", "sheet", "--out", under_file / "sheet.png", "--size", "32x64", "--scenes", "1"],
+        ["data", "streets", "--out", under_file, "--train", "1", "--val", "0", "--size", "32x64"],
+        ["prior", "--data", "streets", "--out", under_file],
+        ["export", "--checkpoint", tmp_path, "--onnx", under_file / "model.onnx", "--no-verify"],
+        ["compare", str(tmp_path), "--data", tmp_path, "--out", under_file],
+        ["train", "colorizer", "--data", "streets", "--out", under_file],  # before rendering or computing a prior
+        ["demo", "--out", under_file],
+    ):
+        result = CliRunner().invoke(cli, [str(a) for a in args])
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output and not isinstance(result.exception, OSError)
+        option = "--onnx" if "export" in args else "--out"
+        assert f"{option} {under_file}" in result.output and "file.txt is a file, not a folder" in result.output
+    result = CliRunner().invoke(cli, ["data", "sheet", "--out", str(tmp_path), "--size", "32x64"])
+    assert result.exit_code == 2 and "is a directory" in result.output
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(io_module.tempfile, "mkstemp", read_only)
+    result = CliRunner().invoke(cli, ["data", "sheet", "--out", str(tmp_path / "s.png"), "--size", "32x64"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"--out {tmp_path / 's.png'}: cannot write there (read-only file system)" in result.output
+    assert not (tmp_path / "s.png").exists()
 
 
 def test_one_vocabulary_max_minutes_quiet_and_data_streets(tmp_path, monkeypatch):

@@ -1,4 +1,9 @@
-"""What the batch commands (``synthesize``, ``translate``, ``colorize``) share on the command line."""
+"""What the batch commands (``synthesize``, ``translate``, ``colorize``) share on the command line.
+
+``--input`` (a file or a folder, searched recursively), ``--out`` (a folder mirroring the input tree),
+``--overwrite``, ``--device``; a progress bar while they run (``inference.batch.run_batch``) and one
+summary line at the end, followed by every failure (exit status 1).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,18 @@ from imsynth.inference.batch import BatchReport
 overwrite_option = click.option(
     "--overwrite", is_flag=True, help="Replace outputs that already exist in --out (default: refuse)."
 )
+
+
+def input_option(help: str, *aliases: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--input PATH`` (and ``aliases``, older names): one file or a folder searched recursively."""
+    return click.option(
+        "--input",
+        *aliases,
+        "input_path",
+        required=True,
+        type=click.Path(exists=True, path_type=Path),
+        help=help,
+    )
 
 
 def out_option(mirrored: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

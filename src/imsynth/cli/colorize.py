@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from imsynth.cli.batch import finish_batch, out_option, overwrite_option
+from imsynth.cli.batch import finish_batch, input_option, out_option, overwrite_option
 from imsynth.cli.configure import field_option
+from imsynth.cli.options import device_option
 from imsynth.cli.prepare import resolve_streets
 from imsynth.cli.train import train_method, train_options
 from imsynth.utils.console import say
@@ -97,14 +98,20 @@ def prior_command(data: str, out_dir: Path, load_size: int, grid: str, gamut_rul
     from imsynth.color.bins import QuantizationConfig
     from imsynth.data.datasets import DatasetError
     from imsynth.methods.colorizer import folder_prior
+    from imsynth.utils.io import OutputError, describe_os_error, ensure_output_dir
 
     try:
         quantization = QuantizationConfig(grid=grid, gamut_rule=gamut_rule)  # type: ignore[arg-type]
-        prior = folder_prior(_photo_folder(data), quantization, load_size, workers, progress=True)
-        path = prior.save(out_dir)
-        click.echo(f"colour prior: {_describe_prior(prior)} -> {path}")
-    except (DatasetError, ValueError) as exc:
+        ensure_output_dir(out_dir)  # before the work: a clear message, not a traceback at the end
+        photos = _photo_folder(data)
+        prior = folder_prior(photos, quantization, load_size, workers, progress=True)
+    except (DatasetError, ValueError, OutputError) as exc:
         raise click.ClickException(str(exc)) from None
+    try:
+        path = prior.save(out_dir)
+    except OSError as exc:
+        raise click.ClickException(f"--out {out_dir}: cannot write prior.json ({describe_os_error(exc)})") from None
+    click.echo(f"colour prior: {_describe_prior(prior)} -> {path}")
 
 
 @click.command("colorizer")
@@ -250,13 +257,7 @@ def train_colorizer(ctx: click.Context, prior_dir: Path | None, **params: Any) -
     type=click.Path(exists=True, path_type=Path),
     help="Run folder, checkpoint folder or colorizer.safetensors.",
 )
-@click.option(
-    "--input",
-    "input_path",
-    required=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="An image (gray, RGB or RGBA; any size) or a folder of images.",
-)
+@input_option("An image (gray, RGB or RGBA; any size) or a folder of images (searched recursively).")
 @out_option("--input")
 @click.option(
     "--decode",
@@ -277,7 +278,7 @@ def train_colorizer(ctx: click.Context, prior_dir: Path | None, **params: Any) -
     show_default=True,
     help="Shorter side the network sees (the colours are upsampled to full size); 0 = full size.",
 )
-@click.option("--device", default="auto", show_default=True)
+@device_option
 @overwrite_option
 def colorize_command(
     checkpoint: Path,
@@ -307,6 +308,10 @@ def colorize_command(
             colorizer.decode = replace(colorizer.decode, temperature=temperature)
         paths = list_images_to_colorize(input_path)
         root = input_path if input_path.is_dir() else None
+        say(
+            f"colorizing {len(paths)} image(s) with the colorizer of step {colorizer.step} "
+            f"({colorizer.decode.mode}) into {out_dir}"
+        )
         report = colorize_files(colorizer, paths, out_dir, root=root, overwrite=overwrite)
     except (CheckpointError, FileNotFoundError, OutputError) as exc:
         raise click.ClickException(str(exc)) from None

@@ -30,13 +30,20 @@ def data_group() -> None:
 def streets_command(out_dir: Path, n_train: int, n_val: int, size: tuple[int, int], seed: int, workers: int) -> None:
     """Render the embedded procedural street-scene dataset (label maps + photos)."""
     from imsynth.data.streets import write_streets_dataset
+    from imsynth.utils.io import OutputError, describe_os_error, ensure_output_dir
 
+    try:
+        ensure_output_dir(out_dir)
+    except OutputError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         root = write_streets_dataset(
             out_dir, splits={"train": n_train, "val": n_val}, height=size[0], width=size[1], seed=seed, workers=workers
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"--out {out_dir}: cannot write the dataset ({describe_os_error(exc)})") from None
     click.echo(f"wrote {n_train} train + {n_val} val scenes at {size[0]}x{size[1]} to {root}")
 
 
@@ -98,8 +105,12 @@ def sheet_command(
 ) -> None:
     """Write a contact sheet of layouts and photos (a dataset's pairs, or freshly rendered scenes)."""
     from imsynth.data.preview import contact_sheet, streets_sheet
-    from imsynth.utils.io import save_image
+    from imsynth.utils.io import OutputError, describe_os_error, ensure_output_file, save_image
 
+    try:
+        ensure_output_file(out_file)
+    except OutputError as exc:
+        raise click.ClickException(str(exc)) from None
     if data_root is not None:
         try:
             sheet = contact_sheet(data_root, split, count=scenes)
@@ -107,5 +118,8 @@ def sheet_command(
             raise click.ClickException(str(exc)) from None
     else:
         sheet = streets_sheet(size, scenes, appearances, seed)
-    save_image(out_file, sheet)
+    try:
+        save_image(out_file, sheet)
+    except OSError as exc:
+        raise click.ClickException(f"--out {out_file}: cannot write it ({describe_os_error(exc)})") from None
     click.echo(f"wrote {out_file} ({sheet.shape[1]}x{sheet.shape[0]})")

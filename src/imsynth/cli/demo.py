@@ -69,8 +69,12 @@ def demo_command(
     from imsynth.models.crn import CRNConfig
     from imsynth.runs import find_latest
     from imsynth.runs.files import CHECKPOINTS_DIR
-    from imsynth.utils.io import save_image
+    from imsynth.utils.io import OutputError, ensure_output_dir, save_image
 
+    try:
+        ensure_output_dir(out_dir)
+    except OutputError as exc:
+        raise click.ClickException(str(exc)) from None
     start = time.perf_counter()
     data_root = out_dir / "streets"
     if not is_streets_dataset(data_root):

@@ -135,8 +135,9 @@ def _known_errors() -> tuple[type[Exception], ...]:
     from imsynth.data.labels import LabelDecodeError
     from imsynth.models.backbones import WeightsNotFoundError
     from imsynth.runs import CheckpointError
+    from imsynth.utils.io import OutputError
 
-    return CheckpointError, DatasetError, LabelDecodeError, WeightsNotFoundError, ValueError
+    return CheckpointError, DatasetError, LabelDecodeError, WeightsNotFoundError, ValueError, OutputError
 
 
 @click.command("evaluate")
@@ -169,10 +170,11 @@ def evaluate_command(
     Writes OUT/metrics.json and OUT/report.html (metric table, training curves, image grids).
     """
     from imsynth.evaluation.evaluate import default_output_dir, evaluate_run
+    from imsynth.utils.io import ensure_output_dir
 
     try:
         settings = _settings(params, [str(checkpoint)])
-        out_dir = out_dir or default_output_dir(checkpoint, settings.split)
+        out_dir = ensure_output_dir(out_dir or default_output_dir(checkpoint, settings.split))
         result = evaluate_run(checkpoint, settings, out_dir, log=say, size=synthesis_size)
     except _known_errors() as exc:
         raise click.ClickException(str(exc)) from None
@@ -197,9 +199,11 @@ def compare_command(runs: tuple[str, ...], out_dir: Path, **params: Any) -> None
     outputs to the layouts' size (e.g. runs/pix2pix@256x256 for pix2pix trained on squashed squares).
     """
     from imsynth.evaluation.compare import compare_runs
+    from imsynth.utils.io import ensure_output_dir
 
     try:
         settings = _settings(params, list(runs))
+        ensure_output_dir(out_dir)
         result = compare_runs(list(runs), settings, out_dir, log=say)
     except _known_errors() as exc:
         raise click.ClickException(str(exc)) from None

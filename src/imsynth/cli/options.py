@@ -44,6 +44,21 @@ class ToleranceParam(click.ParamType):
 
 COLOR_TOLERANCE = ToleranceParam()
 
+#: The label maps' colour tolerance (``imsynth.data.labels.DEFAULT_COLOR_TOLERANCE``; a test keeps them equal,
+#: so the CLI does not import the label code to show its help).
+DEFAULT_COLOR_TOLERANCE = 40.0
+
+
+def color_tolerance_option(func: Any) -> Any:
+    """``--color-tolerance``: how far a label map's colour may be from its class colour."""
+    return click.option(
+        "--color-tolerance",
+        type=COLOR_TOLERANCE,
+        default=DEFAULT_COLOR_TOLERANCE,
+        show_default=True,
+        help="Colour-coded label maps: largest RGB distance snapped to a palette colour (0 = exact colours only).",
+    )(func)
+
 
 def device_option(func: Any) -> Any:
     """``--device``: where the networks run."""

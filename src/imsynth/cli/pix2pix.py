@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from imsynth.cli.batch import finish_batch, out_option, overwrite_option
+from imsynth.cli.batch import finish_batch, input_option, out_option, overwrite_option
 from imsynth.cli.configure import field_option
-from imsynth.cli.options import COLOR_TOLERANCE, SIZE
+from imsynth.cli.options import SIZE, color_tolerance_option, device_option
 from imsynth.cli.prepare import data_root, store_label_space
 from imsynth.cli.train import train_method, train_options
+from imsynth.utils.console import say
 
 if TYPE_CHECKING:
     from imsynth.training import TrainConfig
@@ -199,12 +200,8 @@ def _existing(data: str | None) -> Path:
     type=click.Path(exists=True, path_type=Path),
     help="pix2pix run folder, checkpoint folder or generator.safetensors.",
 )
-@click.option(
-    "--input",
-    "input_path",
-    required=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="An image or a folder of images (label -> photo models: label maps, colour or ids).",
+@input_option(
+    "An image or a folder of images, searched recursively (label -> photo models: label maps, colour or ids)."
 )
 @out_option("--input")
 @click.option(
@@ -221,14 +218,8 @@ def _existing(data: str | None) -> Path:
     help="The paper's test mode (dropout on, batch statistics) or deterministic eval mode.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the dropout noise.")
-@click.option("--device", default="auto", show_default=True)
-@click.option(
-    "--color-tolerance",
-    type=COLOR_TOLERANCE,
-    default=40.0,
-    show_default=True,
-    help="Label maps: largest RGB distance snapped to a palette colour.",
-)
+@device_option
+@color_tolerance_option
 @overwrite_option
 def translate_command(
     checkpoint: Path,
@@ -265,6 +256,11 @@ def translate_command(
     if not inputs:
         raise click.ClickException(f"no images found in {input_path}")
     root = input_path if input_path.is_dir() else None
+    mode = "dropout active (paper's test mode)" if test_dropout else "eval mode, no dropout"
+    say(
+        f"translating {len(inputs)} {'label map' if model.label_to_photo else 'image'}(s) with pix2pix step "
+        f"{model.step} ({mode}, seed {seed}) into {out_dir}"
+    )
     try:
         report = translate_files(
             model,
@@ -278,7 +274,6 @@ def translate_command(
         )
     except OutputError as exc:
         raise click.ClickException(str(exc)) from None
-    mode = "dropout active (paper's test mode)" if test_dropout else "eval mode, no dropout"
     finish_batch(report, f"translated {len(report.done)} image(s) x {variants} variant(s) into {out_dir} ({mode})")
 
 
@@ -307,8 +302,10 @@ def translate_command(
 def export_command(checkpoint: Path, onnx_path: Path, size: tuple[int, int] | None, opset: int, verify: bool) -> None:
     """Export a pix2pix or CRN generator to ONNX (eval mode: no dropout, running BN statistics)."""
     from imsynth.runs import CheckpointError
+    from imsynth.utils.io import OutputError, describe_os_error, ensure_output_file
 
     try:
+        ensure_output_file(onnx_path, "--onnx")
         from imsynth.inference.export import export_onnx
 
         result = export_onnx(checkpoint, onnx_path, size=size, opset=opset, verify=verify)
@@ -316,8 +313,11 @@ def export_command(checkpoint: Path, onnx_path: Path, size: tuple[int, int] | No
         raise click.ClickException(
             f"{exc}; install the export extra: pip install 'imsynth[export]' (onnx, onnxruntime)"
         ) from None
-    except (CheckpointError, ValueError) as exc:
+    except (CheckpointError, ValueError, OutputError) as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise click.ClickException(f"cannot export to {onnx_path}: {describe_os_error(exc)}{where}") from None
     check = "" if result.max_abs_diff is None else f" | ONNX Runtime max abs diff {result.max_abs_diff:.2e}"
     click.echo(
         f"exported {result.method} generator to {result.path} (input {result.input_name!r}, "

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from imsynth.cli.options import device_option
+
 LOOPBACK_NAMES = ("localhost",)
 
 
@@ -36,8 +38,8 @@ def is_loopback(host: str) -> bool:
     help="Address to listen on. The default is reachable from this machine only; 0.0.0.0 opens "
     "the painter to your network.",
 )
-@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
-@click.option("--device", default="auto", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="TCP port to listen on.")
+@device_option
 @click.option(
     "--max-upload-mb",
     type=click.FloatRange(min=0.001),

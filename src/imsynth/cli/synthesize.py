@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from imsynth.cli.batch import finish_batch, out_option, overwrite_option
-from imsynth.cli.options import COLOR_TOLERANCE
+from imsynth.cli.batch import finish_batch, input_option, out_option, overwrite_option
+from imsynth.cli.options import color_tolerance_option, device_option
+from imsynth.utils.console import say
 
 
 @click.command("synthesize")
@@ -17,21 +18,21 @@ from imsynth.cli.options import COLOR_TOLERANCE
     type=click.Path(exists=True, path_type=Path),
     help="Run folder, checkpoint folder or generator.safetensors.",
 )
-@click.option(
+@input_option(
+    "A label map (colour-coded, palette or ids; any size) or a folder of them (searched recursively). "
+    "--labels is the same option.",
     "--labels",
-    "labels_path",
-    required=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="A label map (colour-coded or ids, any size) or a folder of them (searched recursively).",
 )
-@out_option("--labels")
-@click.option("--variants", type=click.IntRange(1), default=None, help="Write only the first k variants.")
-@click.option("--device", default="auto", show_default=True)
-@click.option("--color-tolerance", type=COLOR_TOLERANCE, default=40.0, show_default=True)
+@out_option("--input")
+@click.option(
+    "--variants", type=click.IntRange(1), default=None, help="Write only the first k variants (default: all)."
+)
+@device_option
+@color_tolerance_option
 @overwrite_option
 def synthesize_command(
     checkpoint: Path,
-    labels_path: Path,
+    input_path: Path,
     out_dir: Path,
     variants: int | None,
     device: str,
@@ -56,10 +57,14 @@ def synthesize_command(
     k = synthesizer.num_variants
     if variants is not None and variants > k:
         raise click.UsageError(f"--variants {variants}: {checkpoint} makes {k} variants; choose 1 to {k}")
-    listing = list_label_maps(labels_path)
+    listing = list_label_maps(input_path)
     if not listing.maps:
-        raise click.ClickException(f"no label maps (image files) found under {labels_path}")
-    root = labels_path if labels_path.is_dir() else None
+        raise click.ClickException(f"no label maps (image files) found under {input_path}")
+    root = input_path if input_path.is_dir() else None
+    say(
+        f"synthesizing {len(listing.maps)} label map(s) with {synthesizer.method} step {synthesizer.step} "
+        f"({variants or k} of {k} variants) into {out_dir}"
+    )
     try:
         report = synthesize_files(
             synthesizer,

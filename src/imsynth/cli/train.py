@@ -191,6 +191,7 @@ def train_method(
     from imsynth.runs import CheckpointError, NotARunError, find_latest
     from imsynth.runs.files import CHECKPOINTS_DIR
     from imsynth.utils.config import parse_overrides, to_dict
+    from imsynth.utils.io import OutputError, ensure_output_dir
 
     defaults, given = option_layers(ctx)
     resume = params["resume"]
@@ -200,6 +201,8 @@ def train_method(
             run_dir = _resume_folder(ctx, resume)
             method, saved = resume_method(run_dir, method_cls.name)
             train = resumed_train_config(saved, [given, overrides], run_dir)
+            if not params["print_config"]:
+                ensure_output_dir(run_dir, "--resume")
             resuming = True
         else:
             layers = [defaults, read_config_file(params["config_file"]) if params["config_file"] else {}, given]
@@ -207,6 +210,8 @@ def train_method(
             train, config = build_run(method_cls, layers)
             if not any("out_dir" in (layer.get("train") or {}) for layer in layers[1:]):
                 raise click.UsageError("--out RUN_DIR is required for a new run (or --resume RUN_DIR)")
+            if not params["print_config"]:
+                ensure_output_dir(train.out_dir)  # before rendering data or computing a prior into it
             if prepare is not None:
                 prepare(config, train, params["print_config"])
             method = method_cls(config)
@@ -221,7 +226,7 @@ def train_method(
         dataset = method.build_dataset(train.seed)
     except NotARunError as exc:
         raise click.UsageError(str(exc)) from None
-    except (ValueError, DatasetError, WeightsNotFoundError, CheckpointError, FileNotFoundError) as exc:
+    except (ValueError, DatasetError, WeightsNotFoundError, CheckpointError, FileNotFoundError, OutputError) as exc:
         raise click.ClickException(str(exc)) from None
     run_training(method, train, dataset, resume=resuming)
     return method, train

@@ -13,14 +13,12 @@ header as unreadable.
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
-from tqdm import tqdm
 
 from imsynth.data.cityscapes import is_cityscapes_root, list_splits, parse_label_name, scan_pairs
 from imsynth.data.imagefile import ImageReadError, open_image
@@ -33,6 +31,7 @@ from imsynth.data.labels import (
     iter_class_histogram,
 )
 from imsynth.data.listing import list_label_maps
+from imsynth.utils.console import progress as progress_bar
 
 
 @dataclass(frozen=True)
@@ -221,9 +220,7 @@ def inspect_paths(
     space = get_label_space(label_space)
     report = InspectionReport(space.name)
     tasks = _collect(paths, report.problems)
-    for task in tqdm(
-        tasks, desc="inspecting", unit="map", disable=None if progress else True, leave=False, file=sys.stderr
-    ):
+    for task in progress_bar(tasks, desc="inspecting", unit="map", enabled=progress, leave=False):
         summary, problems = _inspect_map(task, space, tolerance)
         if summary is not None:
             report.maps.append(summary)

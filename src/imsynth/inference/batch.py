@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from imsynth.utils.console import progress
 from imsynth.utils.io import OutputError, describe_os_error, ensure_output_dir, save_image, write_json
 
 __all__ = ["BatchItem", "BatchReport", "Outputs", "plan_items", "run_batch"]
@@ -151,8 +152,12 @@ def run_batch(
     *,
     overwrite: bool = False,
     skipped: Sequence[tuple[Path, str]] = (),
+    desc: str = "processing",
 ) -> BatchReport:
     """Run ``produce`` on every item and write its outputs; inputs raising ``input_errors`` are reported.
+
+    A progress bar named ``desc`` counts the inputs on stderr (:func:`imsynth.utils.console.progress`:
+    silent with ``imsynth --quiet``).
 
     Raises :class:`OutputError` (before any work) when the folder cannot be written or outputs
     exist and ``overwrite`` is false, and (during the run) when a write fails.
@@ -163,7 +168,7 @@ def run_batch(
     if not overwrite:
         _refuse_existing(items, out_dir)
     written: set[Path] = set()
-    for item in items:
+    for item in progress(items, desc=desc, unit="image"):
         try:
             outputs = produce(item)
         except input_errors as exc:

@@ -116,4 +116,4 @@ def colorize_files(
     def produce(item: BatchItem) -> dict[Path, np.ndarray]:
         return {item.outputs[0]: colorizer.colorize(_read_for_colorization(item.source))}
 
-    return run_batch(items, out_dir, produce, (ImageReadError,), overwrite=overwrite)
+    return run_batch(items, out_dir, produce, (ImageReadError,), overwrite=overwrite, desc="colorizing")

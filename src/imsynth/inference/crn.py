@@ -126,4 +126,6 @@ def synthesize_files(
         grid = tile_grid([[synthesizer.label_space.colorize(ids), *photos]])
         return dict(zip(item.outputs, [*photos, grid], strict=True))
 
-    return run_batch(items, out_dir, produce, (LabelDecodeError,), overwrite=overwrite, skipped=skipped)
+    return run_batch(
+        items, out_dir, produce, (LabelDecodeError,), overwrite=overwrite, skipped=skipped, desc="synthesizing"
+    )

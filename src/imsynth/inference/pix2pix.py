@@ -258,4 +258,12 @@ def translate_files(
         }
         return {**dict(zip(images, outputs, strict=True)), sidecar: metadata}
 
-    return run_batch(items, out_dir, produce, (LabelDecodeError, DatasetError), overwrite=overwrite, skipped=skipped)
+    return run_batch(
+        items,
+        out_dir,
+        produce,
+        (LabelDecodeError, DatasetError),
+        overwrite=overwrite,
+        skipped=skipped,
+        desc="translating",
+    )

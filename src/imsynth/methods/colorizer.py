@@ -206,7 +206,7 @@ def folder_prior(
     loader = DataLoader(dataset, batch_size=1, num_workers=workers)
     images: Iterable[Tensor] = (item["image"] for item in loader)
     if progress:
-        from tqdm import tqdm
+        from imsynth.utils.console import progress as progress_bar
 
-        images = tqdm(images, total=len(dataset), desc="colour prior", unit="img")
+        images = progress_bar(images, total=len(dataset), desc="colour prior", unit="image")
     return compute_prior(images, quantization, source=str(root))

@@ -26,6 +26,7 @@ from imsynth.training.config import Recipe, TrainConfig
 from imsynth.training.distributed import environment, mean_over_ranks
 from imsynth.training.method import TrainingMethod
 from imsynth.training.optim import make_optimizer
+from imsynth.utils.console import say
 
 
 @dataclass
@@ -227,7 +228,7 @@ class CRNMethod(TrainingMethod[CRNMethodConfig]):
         new = [old[0] * means[0] / m if m > 0 else w for w, m in zip(old, means, strict=True)]
         self._rebalanced_weights = new
         self.criterion.layer_weights = new  # type: ignore[union-attr]
-        print(
+        say(
             f"imsynth: CRN loss weights rebalanced after {self._term_count} steps: "
             + ", ".join(f"{w:.4g}" for w in new)
         )

@@ -3,8 +3,9 @@
 Every writer goes through :func:`atomic_write`: the data lands in a temporary file in the
 destination folder, is flushed and fsync'ed, then renamed over the target (``os.replace`` is
 atomic on POSIX and Windows). A crash or SIGKILL leaves either the old file or the new one.
-:func:`ensure_output_dir` checks an output folder up front, and :func:`describe_os_error` words
-an ``OSError`` (full disk, read-only file system...) for a message instead of a traceback.
+:func:`ensure_output_dir` and :func:`ensure_output_file` check an output folder up front, and
+:func:`describe_os_error` words an ``OSError`` (full disk, read-only file system...) for a message
+instead of a traceback.
 """
 
 from __future__ import annotations
@@ -44,22 +45,37 @@ def describe_os_error(exc: OSError) -> str:
     return (exc.strerror or str(exc) or type(exc).__name__).lower()
 
 
-def ensure_output_dir(folder: str | os.PathLike, option: str = "--out") -> Path:
-    """Create ``folder`` and prove it writable, or raise :class:`OutputError` naming ``option``."""
+def ensure_output_dir(
+    folder: str | os.PathLike, option: str = "--out", *, shown: str | os.PathLike | None = None
+) -> Path:
+    """Create ``folder`` and prove it writable, or raise :class:`OutputError` naming ``option``.
+
+    The message quotes ``option`` with ``shown`` (default: ``folder``), the value the user gave.
+    """
     folder = Path(folder)
+    given = f"{option} {folder if shown is None else shown}"
     blocker = next((p for p in (folder, *folder.parents) if p.exists()), None)
     if blocker is not None and not blocker.is_dir():
-        raise OutputError(f"{option} {folder}: {blocker} is a file, not a folder; choose another {option}")
+        raise OutputError(f"{given}: {blocker} is a file, not a folder; choose another {option}")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".imsynth-write-test.", dir=folder)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise OutputError(
-            f"{option} {folder}: cannot write there ({describe_os_error(exc)}); choose another {option}"
-        ) from None
+        raise OutputError(f"{given}: cannot write there ({describe_os_error(exc)}); choose another {option}") from None
     return folder
+
+
+def ensure_output_file(path: str | os.PathLike, option: str = "--out") -> Path:
+    """Check that the file ``path`` can be written (its folder is created and proved writable), or
+    raise :class:`OutputError` naming ``option``; an existing file there is replaced later, a folder is refused.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{option} {path}: this is a folder, not a file; give a file path for {option}")
+    ensure_output_dir(path.parent, option, shown=path)
+    return path
 
 
 def _default_file_mode() -> int:

@@ -125,27 +125,22 @@ def write_streets_dataset(
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     tasks = [(str(root), split, i, seed, height, width) for split, n in splits.items() for i in range(int(n))]
-    bar = None
-    if progress:
-        from tqdm import tqdm
+    from imsynth.utils.console import progress as progress_bar
 
-        bar = tqdm(total=len(tasks), desc="rendering streets", unit="img")
+    bar = progress_bar(total=len(tasks), desc="rendering streets", unit="image", enabled=progress)
     try:
         if workers == 1 or len(tasks) <= 1:
             for task in tasks:
                 _write_one(task)
-                if bar is not None:
-                    bar.update(1)
+                bar.update(1)
         else:
             import multiprocessing as mp
 
             with mp.get_context().Pool(processes=min(int(workers), len(tasks))) as pool:
                 for _ in pool.imap_unordered(_write_one, tasks, chunksize=4):
-                    if bar is not None:
-                        bar.update(1)
+                    bar.update(1)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     write_json(
         root / "streets.json",
         {
