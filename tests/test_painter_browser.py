@@ -32,6 +32,7 @@ if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
 pytest.importorskip("fastapi", reason="the painter needs the 'serve' extra")
 pytest.importorskip("uvicorn", reason="the painter needs the 'serve' extra")
+pytest.importorskip("fastapi_offline", reason="the painter needs the 'serve' extra (fastapi-offline)")
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the Python package only)")
 
 from imsynth.data.labels import CITYSCAPES  # noqa: E402

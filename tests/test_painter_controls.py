@@ -1,7 +1,7 @@
 """The painter's controls as users know them from GauGAN-style demos, in a real browser.
 
 An example street to start from, "Random street" (with its seed), live synthesis after a stroke
-(debounced, one request in flight), the model's seed and "New variants", undo/redo from the
+(debounced, one request in flight, switchable off), the model's seed and "New variants", undo/redo from the
 keyboard, downloads of the layout and the photograph, a narrow window, and the API docs offline.
 Fixtures and helpers are those of ``test_painter_browser.py`` (Debian's chromium via Playwright).
 """
@@ -101,6 +101,44 @@ def test_a_stroke_is_synthesized_live(page):
     assert packed("car") in canvas_colours(page)[0]
     new_photo(page, before)
     assert page.get_attribute("#layout-shot", "src") == page.evaluate(CANVAS_URL)  # the stroke's layout
+
+
+LIVE_DELAY_MS = 250
+"""The page's quiet time after an edit before it synthesizes (``LIVE_DELAY_MS`` of painter.js)."""
+
+SYNTHESIS_STARTS = """() => performance.getEntriesByType("resource")
+  .filter((entry) => entry.name.endsWith("/api/synthesize")).map((entry) => entry.startTime)"""
+
+
+def test_a_burst_of_edits_is_synthesized_once_after_a_quiet_moment_and_live_can_be_switched_off(page):
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(request.url) if request.url.endswith("/api/synthesize") else None)
+    page.evaluate("performance.clearResourceTimings()")
+    # Five edits within one task, each of which asks for a live synthesis: the layout ends up void.
+    burst_end, synthesis = page.evaluate(
+        """() => {
+          for (const id of ["clear", "undo", "redo", "undo", "redo"]) document.getElementById(id).click();
+          return [performance.now(), document.body.dataset.synthesis];
+        }"""
+    )
+    assert synthesis == "busy"  # scheduled at once, sent later
+    settle(page)
+    starts = page.evaluate(SYNTHESIS_STARTS)
+    assert len(sent) == 1 and len(starts) == 1, (sent, starts)  # one request for the whole burst
+    assert starts[0] - burst_end >= 0.8 * LIVE_DELAY_MS, (burst_end, starts)  # after the quiet time
+    assert canvas_colours(page)[0] == {packed("unlabeled")}
+    assert page.get_attribute("#layout-shot", "src") == page.evaluate(CANVAS_URL)  # the burst's last layout
+
+    page.uncheck("#live")  # edits are then synthesized only on request
+    page.click("#undo")
+    page.wait_for_timeout(3 * LIVE_DELAY_MS)
+    settle(page)
+    assert len(sent) == 1 and page.get_attribute("#layout-shot", "src") != page.evaluate(CANVAS_URL)
+    np.testing.assert_array_equal(canvas_rgb(page), street_rgb(3))
+    page.check("#live")  # switching it back on synthesizes the layout at once
+    page.wait_for_function(f"document.getElementById('layout-shot').src === {CANVAS_URL}", timeout=30_000)
+    settle(page)
+    assert len(sent) == 2
 
 
 @pytest.fixture(scope="module")

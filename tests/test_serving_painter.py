@@ -157,10 +157,10 @@ def test_one_synthesis_of_the_packaged_model_is_fast():
     ids = street_ids(3, serving.model_grid_size(synthesizer))
     synthesizer.synthesize(ids)  # warm-up: first-call allocations
     seconds = []
-    for _ in range(3):
+    for seed in range(5):
         started = time.perf_counter()
-        photos = synthesizer.synthesize(ids, None, 1)
+        photos = synthesizer.synthesize(ids, None, seed)
         seconds.append(time.perf_counter() - started)
     assert photos.shape == (K, 128, 256, 3)
-    # Generous: CI's 2 cores are shared with other jobs; the README states the figure measured.
-    assert min(seconds) < 4 * SYNTHESIS_SECONDS, seconds
+    # The best of five: a core shared with other jobs may stall one run (0.17-0.28 s each on 2 busy cores).
+    assert min(seconds) < SYNTHESIS_SECONDS, seconds
