@@ -1,8 +1,9 @@
 """Screenshot of the painter after a synthesis, for the README (``docs/painter.png``).
 
-Starts the painter on a free localhost port, loads a street layout through the page's "Load a
-label map" button, paints a car and a person over it with the brush, synthesizes, and saves the
-page. Uses Debian's chromium through Playwright's Python package (no Playwright browser download)::
+Starts the painter on a free localhost port, draws street ``--seed`` through the page's street
+field (the page opens on its example street), paints a car and a person over it with the brush,
+waits for the live synthesis, and saves the page. Uses Debian's chromium through Playwright's
+Python package (no Playwright browser download)::
 
     python benchmarks/painter_screenshot.py                     # the packaged street-scene CRN
     python benchmarks/painter_screenshot.py --checkpoint runs/demo/crn --out /tmp/painter.png
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -45,10 +45,8 @@ def main() -> int:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
-    from PIL import Image
     from playwright.sync_api import sync_playwright
 
-    from imsynth.data.streets import render_layout
     from imsynth.inference.synthesizer import load_synthesizer
     from imsynth.serving.app import background_server, create_app, load_packaged_synthesizer, model_grid_size
 
@@ -61,18 +59,18 @@ def main() -> int:
         synthesizer = load_packaged_synthesizer(args.device)
     height, width = model_grid_size(synthesizer)
 
-    with tempfile.TemporaryDirectory() as tmp, background_server(create_app(synthesizer)) as url:
-        layout_file = Path(tmp) / f"street_{args.seed}.png"
-        ids = render_layout(args.seed, height, width).ids
-        Image.fromarray(synthesizer.label_space.colorize(ids)).save(layout_file)
-
+    idle = "document.body.dataset.synthesis === 'idle'"
+    with background_server(create_app(synthesizer)) as url:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(url)
             page.wait_for_selector("body[data-ready='true']", timeout=30_000)
-            page.set_input_files("#upload", str(layout_file))
-            page.wait_for_function("document.getElementById('status').textContent.startsWith('loaded')")
+            page.wait_for_function(idle, timeout=120_000)
+            if page.input_value("#street-seed") != str(args.seed):
+                page.fill("#street-seed", str(args.seed))
+                page.press("#street-seed", "Enter")
+                page.wait_for_function(f"document.getElementById('status').textContent === 'street {args.seed}'")
 
             page.click("#sizes button[data-radius='4']")
             page.click("#palette button[data-name='car']")
@@ -82,8 +80,8 @@ def main() -> int:
             page.click("#palette button[data-name='person']")
             drag(page, (0.66, 0.56), (0.66, 0.72))
 
-            page.click("#synthesize")
-            page.wait_for_function("document.getElementById('result-large').naturalWidth > 0", timeout=120_000)
+            page.mouse.move(0, 0)  # no hover read-out in the picture
+            page.wait_for_function(idle, timeout=120_000)  # the live synthesis of the last stroke
             page.wait_for_function("[...document.querySelectorAll('#thumbnails img')].every((i) => i.complete)")
             args.out.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(args.out), full_page=True)

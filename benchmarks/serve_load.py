@@ -2,6 +2,9 @@
 
 Starts the server in a subprocess, then measures
 
+* **single**: one synthesis at a time, as the painter's live mode sends them (N sequential
+  ``POST /api/synthesize`` of a 128x256 street layout, exact colours, a new seed each): the
+  model's time as the server reports it and the whole round trip, p50 / p90;
 * **burst**: N concurrent ``POST /api/synthesize`` of one HxW colour layout (default 40 of 300x500):
   successes, 503s (queue full), p50 / p95 latency of the successes, the server's RSS before
   and after (and its peak);
@@ -12,7 +15,7 @@ Starts the server in a subprocess, then measures
 
 Usage::
 
-    python benchmarks/serve_load.py [--requests 40] [--size 300x500] [--abandoned 10] [--json out.json]
+    python benchmarks/serve_load.py [--single 20] [--requests 40] [--size 300x500] [--abandoned 10] [--json out.json]
 
 ``--pythonpath DIR`` runs the server from another source tree (e.g. an older checkout's ``src``),
 to compare versions with the same client. Only the standard library is used on the client side.
@@ -52,22 +55,29 @@ def layout_png(height: int, width: int) -> bytes:
     return buffer.getvalue()
 
 
-def multipart(data: bytes) -> tuple[bytes, str]:
+def multipart(data: bytes, **fields: str) -> tuple[bytes, str]:
     boundary = "imsynth-load-boundary"
-    head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="l.png"\r\n'
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()]
+    head = "".join(parts) + f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="l.png"\r\n'
     body = (head + "Content-Type: image/png\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
     return body, f"multipart/form-data; boundary={boundary}"
 
 
 def post(port: int, body: bytes, content_type: str, timeout: float = 600) -> tuple[int, float]:
     """One request; (status, seconds)."""
+    status, seconds, _ = post_answer(port, body, content_type, timeout)
+    return status, seconds
+
+
+def post_answer(port: int, body: bytes, content_type: str, timeout: float = 600) -> tuple[int, float, bytes]:
+    """One request; (status, seconds, answer body)."""
     started = time.perf_counter()
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         connection.request("POST", "/api/synthesize", body, {"Content-Type": content_type})
         response = connection.getresponse()
-        response.read()
-        return response.status, time.perf_counter() - started
+        answer = response.read()
+        return response.status, time.perf_counter() - started, answer
     finally:
         connection.close()
 
@@ -95,6 +105,35 @@ def start_server(port: int, pythonpath: str | None) -> subprocess.Popen:
             time.sleep(0.2)
     server.kill()
     raise RuntimeError(f"the server did not start: {server.stderr.read().decode()[-2000:]}")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 3)
+
+
+def single(port: int, count: int) -> dict:
+    """``count`` syntheses one after another of the painter's example street (128x256), as the page sends them."""
+    from imsynth.data.labels import CITYSCAPES
+    from imsynth.serving.examples import EXAMPLE_STREET, street_ids
+
+    buffer = io.BytesIO()
+    Image.fromarray(CITYSCAPES.colorize(street_ids(EXAMPLE_STREET, (128, 256)))).save(buffer, format="PNG")
+    model, total = [], []
+    for seed in range(count):
+        status, seconds, answer = post_answer(port, *multipart(buffer.getvalue(), strict="true", seed=str(seed)))
+        if status != 200:
+            raise RuntimeError(f"synthesis failed with HTTP {status}: {answer[:300]!r}")
+        model.append(json.loads(answer)["seconds"])
+        total.append(seconds)
+    return {
+        "requests": count,
+        "size": "128x256",
+        "model_p50_s": percentile(model, 0.5),
+        "model_p90_s": percentile(model, 0.9),
+        "round_trip_p50_s": percentile(total, 0.5),
+        "round_trip_p90_s": percentile(total, 0.9),
+    }
 
 
 def burst(port: int, count: int, size: tuple[int, int]) -> dict:
@@ -150,6 +189,7 @@ def abandoned(port: int, count: int, big: tuple[int, int], small: tuple[int, int
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--single", type=int, default=20, help="sequential syntheses of one 128x256 layout")
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--size", default="300x500", help="HEIGHTxWIDTH of the burst's layout")
     parser.add_argument("--abandoned", type=int, default=10)
@@ -161,8 +201,9 @@ def main() -> None:
     server = start_server(args.port, args.pythonpath)
     try:
         post(args.port, *multipart(layout_png(*size)))  # warm-up: first call pays one-off costs
+        result = {"single": single(args.port, args.single)} if args.single else {}
         before = rss_mb(server.pid)
-        result = {"burst": burst(args.port, args.requests, size)}
+        result["burst"] = burst(args.port, args.requests, size)
         after = rss_mb(server.pid)
         result["rss_mb"] = {"before": round(before[0]), "after": round(after[0]), "peak": round(after[1])}
         if args.abandoned:

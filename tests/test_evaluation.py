@@ -456,9 +456,9 @@ def test_evaluate_without_fid_weights_but_required_fails_clearly(crn_run, tiny_r
 class _Constant:
     """A stand-in synthesizer: k grey images at the layout's size."""
 
-    method, step, num_variants = "fake", 0, 2
+    method, step, num_variants, stochastic = "fake", 0, 2, False
 
-    def synthesize(self, ids, variants=None):
+    def synthesize(self, ids, variants=None, seed=None):
         return np.full((variants or 2, *ids.shape, 3), 128, np.uint8)
 
 
@@ -478,14 +478,14 @@ def test_resized_synthesizer_and_run_specs(tmp_path):
 class _RealThenGray:
     """A stand-in synthesizer with two variants: the real photo of the layout and a grey image (or reversed)."""
 
-    method, step, num_variants = "fake", 0, 2
+    method, step, num_variants, stochastic = "fake", 0, 2, False
 
     def __init__(self, photos_by_layout: dict[bytes, np.ndarray], real_first: bool):
         from imsynth.data.labels import CITYSCAPES
 
         self.label_space, self.photos, self.real_first = CITYSCAPES, photos_by_layout, real_first
 
-    def synthesize(self, ids, variants=None):
+    def synthesize(self, ids, variants=None, seed=None):
         real = self.photos[ids.tobytes()]
         gray = np.full_like(real, 128)
         return np.stack([real, gray] if self.real_first else [gray, real])

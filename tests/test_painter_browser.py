@@ -1,4 +1,6 @@
-"""The painter end to end in a real browser: paint, fill, undo, load a map, synthesize.
+"""The painter end to end in a real browser: paint, fill, undo/redo, load a map, synthesize.
+
+The controls of GauGAN-style demos are in ``test_painter_controls.py`` (same fixtures).
 
 Drives Debian's chromium (``/usr/bin/chromium``; ``.ci/run`` installs it) with Playwright's Python
 package -- Playwright's own browser download is not used. Skips where either is missing.
@@ -8,6 +10,7 @@ Set ``IMSYNTH_PAINTER_SCREENSHOT=path.png`` to save the page after synthesis.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +32,7 @@ if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
 pytest.importorskip("fastapi", reason="the painter needs the 'serve' extra")
 pytest.importorskip("uvicorn", reason="the painter needs the 'serve' extra")
+pytest.importorskip("fastapi_offline", reason="the painter needs the 'serve' extra (fastapi-offline)")
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the Python package only)")
 
 from imsynth.data.labels import CITYSCAPES  # noqa: E402
@@ -60,9 +64,13 @@ def packed(name: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def painter_url(tmp_path_factory):
-    app = create_app(train_tiny_crn(tmp_path_factory.mktemp("painter")), device="cpu")
-    with background_server(app) as url:
+def painter_app(tmp_path_factory):
+    return create_app(train_tiny_crn(tmp_path_factory.mktemp("painter")), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def painter_url(painter_app):
+    with background_server(painter_app) as url:
         yield url
 
 
@@ -77,16 +85,32 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, painter_url):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+@contextmanager
+def open_painter(browser, url: str, width: int = 1280, height: int = 900):
+    """A new tab on the painter, once its first (live) synthesis has arrived; closes it after the
+    block and checks that no script error happened."""
+    page = browser.new_page(viewport={"width": width, "height": height})
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(painter_url)
+    page.goto(url)
     page.wait_for_selector("body[data-ready='true']", timeout=15_000)
-    yield page
-    page.close()
+    settle(page)
+    try:
+        yield page
+    finally:
+        page.close()
     assert not errors, errors
+
+
+def settle(page) -> None:
+    """Wait until no synthesis is scheduled, queued or in flight."""
+    page.wait_for_function("document.body.dataset.synthesis === 'idle'", timeout=30_000)
+
+
+@pytest.fixture
+def page(browser, painter_url):
+    with open_painter(browser, painter_url) as page:
+        yield page
 
 
 def canvas_point(page, x: float, y: float) -> tuple[float, float]:
@@ -112,6 +136,9 @@ def test_paint_two_classes_and_synthesize(page):
     palette = page.evaluate("fetch('api/palette').then((r) => r.json())")
     allowed = {int(c["color"][1:], 16) for c in palette["classes"]} | {int(palette["void"]["color"][1:], 16)}
 
+    page.uncheck("#live")  # synthesize by hand here; live synthesis is tested in test_painter_controls.py
+    page.click("#clear")  # the painter opens on an example street; paint on void instead
+    assert canvas_colours(page)[0] == {packed("unlabeled")}
     page.click("#sizes button[data-radius='4']")
     page.click("#palette button[data-name='sky']")
     drag(page, (0.05, 0.2), (0.95, 0.25))
@@ -131,9 +158,15 @@ def test_paint_two_classes_and_synthesize(page):
     page.click("#undo")
     colours, _ = canvas_colours(page)
     assert packed("vegetation") not in colours and {packed("sky"), packed("road")} <= colours
+    page.click("#redo")
+    assert packed("vegetation") in canvas_colours(page)[0]
+    page.click("#undo")
 
+    before = page.get_attribute("#result-large", "src")
     page.click("#synthesize")
-    page.wait_for_function("document.getElementById('result-large').naturalWidth > 0", timeout=30_000)
+    page.wait_for_function(f"document.getElementById('result-large').src !== {before!r}", timeout=30_000)
+    settle(page)
+    assert page.get_attribute("#layout-shot", "src") == page.evaluate("document.getElementById('layout').toDataURL()")
     size = page.evaluate(
         "(({naturalWidth, naturalHeight}) => [naturalWidth, naturalHeight])(document.getElementById('result-large'))"
     )
@@ -149,8 +182,8 @@ def test_paint_two_classes_and_synthesize(page):
     thumbnails.nth(1).click()
     large = page.get_attribute("#result-large", "src")
     assert large == thumbnails.nth(1).get_attribute("src") == page.get_attribute("#download", "href")
-    assert page.get_attribute("#download", "download") == "imsynth-crn-variant2.png"
-    assert "variant 2 of 3" in page.text_content("#result-caption")
+    assert page.get_attribute("#download", "download") == "imsynth-crn-seed0-variant2.png"
+    assert "variant 2 of 3" in page.text_content("#result-caption") and "seed 0" in page.text_content("#result-caption")
     assert "error" not in (page.get_attribute("#status", "class") or "")
 
     if os.environ.get("IMSYNTH_PAINTER_SCREENSHOT"):

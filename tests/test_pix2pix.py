@@ -322,12 +322,17 @@ def test_test_time_dropout_makes_variants_and_is_recorded(trained):
     variants = noisy.synthesize(ids, 3)
     assert not np.array_equal(variants[0], variants[1])  # dropout noise
     assert np.array_equal(variants, noisy.synthesize(ids, 3))  # seeded
+    assert np.array_equal(variants, noisy.synthesize(ids, 3, seed=3))  # the loader's seed is the default
+    assert not np.array_equal(variants, noisy.synthesize(ids, 3, seed=4))  # a seed per call (the painter's)
+    assert np.array_equal(noisy.synthesize(ids, 3, seed=4), noisy.synthesize(ids, 3, seed=4))
+    assert noisy.stochastic
     assert all(torch.equal(v, noisy.model.state_dict()[k]) for k, v in running.items())  # BN buffers untouched
     assert not noisy.model.training
     assert noisy.metadata["test_dropout"] is True and noisy.metadata["dropout_active"] is True
     plain = load_pix2pix(out, "cpu", test_dropout=False)
     same = plain.synthesize(ids, 2)
     assert np.array_equal(same[0], same[1]) and plain.metadata["test_dropout"] is False
+    assert not plain.stochastic and np.array_equal(plain.synthesize(ids, 1, seed=9)[0], same[0])
 
 
 def test_generator_test_mode_restores_modes():

@@ -1,6 +1,7 @@
 """The painter's HTTP API: layouts in, photographs out, and every bad upload refused clearly.
 
-A tiny CRN (2 training steps at 32x64, k=3) stands in for the packaged street-scene model.
+A tiny CRN (2 training steps at 32x64, k=3, with noise inputs so the seed matters) stands in for the
+packaged street-scene model.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from PIL import Image
 
 pytest.importorskip("fastapi", reason="the painter needs the 'serve' extra (fastapi, uvicorn, python-multipart)")
 pytest.importorskip("multipart", reason="the painter needs python-multipart")
+pytest.importorskip("fastapi_offline", reason="the painter needs the 'serve' extra (fastapi-offline)")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from conftest import make_cityscapes_tree  # noqa: E402
@@ -33,7 +35,7 @@ ROAD, SKY, CAR = CITYSCAPES.id_of("road"), CITYSCAPES.id_of("sky"), CITYSCAPES.i
 
 
 def train_tiny_crn(folder: Path) -> Path:
-    """Two training steps of a 32x64 CRN with k=3 variants; returns the run folder."""
+    """Two training steps of a 32x64 CRN with k=3 variants and noise inputs; returns the run folder."""
     from imsynth.data.datasets import CityscapesPairs
     from imsynth.methods.crn import CRNDataConfig, CRNMethod, CRNMethodConfig, PerceptualLossConfig
     from imsynth.models.crn import CRNConfig
@@ -43,7 +45,7 @@ def train_tiny_crn(folder: Path) -> Path:
     root = folder / "cityscapes"
     make_cityscapes_tree(root, 2, size=(HEIGHT, WIDTH), split="train")
     config = CRNMethodConfig(
-        model=CRNConfig(height=HEIGHT, width=WIDTH, num_variants=K, width_multiplier=1 / 64),
+        model=CRNConfig(height=HEIGHT, width=WIDTH, num_variants=K, width_multiplier=1 / 64, noise_channels=2),
         loss=PerceptualLossConfig(backbone="efficientnet_lite0"),
         data=CRNDataConfig(root=str(root)),
     )
@@ -138,10 +140,16 @@ def test_palette_lists_the_paintable_classes_with_exact_colours(client):
 def test_page_and_its_files_are_served_locally_without_a_cdn(client):
     page = client.get("/")
     assert page.status_code == 200 and "<canvas" in page.text and "static/painter.js" in page.text
-    for name in ("painter.js", "painter.css"):
+    static = Path(serving.__file__).parent / "static"
+    names = sorted(p.name for p in static.iterdir() if p.suffix in (".js", ".css"))
+    assert {"painter.js", "painter.css", "live.js", "raster.js"} <= set(names)
+    texts = [page.text]
+    for name in names:
         response = client.get(f"/static/{name}")
         assert response.status_code == 200, name
-    for text in (page.text, client.get("/static/painter.js").text, client.get("/static/painter.css").text):
+        texts.append(response.text)
+        assert len(response.text.splitlines()) < 400, f"{name}: split it (modules under ~400 lines)"
+    for text in texts:
         assert "http://" not in text and "https://" not in text  # nothing is fetched from elsewhere
     assert "image-rendering: pixelated" in client.get("/static/painter.css").text
 
@@ -265,14 +273,14 @@ class ProbeSynthesizer:
         self.inner, self.delay = inner, delay
         self.method, self.label_space, self.step = inner.method, inner.label_space, inner.step
         self.model = inner.model
-        self.num_variants = inner.num_variants
+        self.num_variants, self.stochastic = inner.num_variants, inner.stochastic
         self.calls = self.active = self.most_active = 0
         self.entered = threading.Event()
         self.release = threading.Event()
         self.release.set()
         self._lock = threading.Lock()
 
-    def synthesize(self, ids, variants=None):
+    def synthesize(self, ids, variants=None, seed=None):
         with self._lock:
             self.calls += 1
             self.active += 1
@@ -281,7 +289,7 @@ class ProbeSynthesizer:
         try:
             self.release.wait(timeout=10)
             time.sleep(self.delay)
-            return self.inner.synthesize(ids, variants)
+            return self.inner.synthesize(ids, variants, seed)
         finally:
             with self._lock:
                 self.active -= 1

@@ -21,6 +21,7 @@ from PIL import Image
 
 pytest.importorskip("fastapi", reason="the painter needs the 'serve' extra (fastapi, uvicorn, python-multipart)")
 pytest.importorskip("multipart", reason="the painter needs python-multipart")
+pytest.importorskip("fastapi_offline", reason="the painter needs the 'serve' extra (fastapi-offline)")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from imsynth.data.labels import CITYSCAPES  # noqa: E402

@@ -59,8 +59,8 @@ def serve_command(
 ) -> None:
     """Start the painter: a local web page to paint a layout and synthesize photographs from it.
 
-    The page and its JSON API (GET /api/info, GET /api/palette, POST /api/synthesize, POST /api/decode)
-    are served at http://HOST:PORT/ until Ctrl+C.
+    The page and its JSON API (GET /api/info, GET /api/palette, GET /api/random-layout, POST /api/synthesize,
+    POST /api/decode; documented at /api/docs) are served at http://HOST:PORT/ until Ctrl+C.
     """
     try:
         import uvicorn

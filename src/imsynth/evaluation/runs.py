@@ -77,10 +77,14 @@ class ResizedSynthesizer:
     def num_variants(self) -> int:
         return self.inner.num_variants
 
-    def synthesize(self, ids: np.ndarray, variants: int | None = None) -> np.ndarray:
+    @property
+    def stochastic(self) -> bool:
+        return self.inner.stochastic
+
+    def synthesize(self, ids: np.ndarray, variants: int | None = None, seed: int | None = None) -> np.ndarray:
         height, width = ids.shape
         small = np.asarray(Image.fromarray(ids.astype(np.uint8)).resize(self.size[::-1], Image.Resampling.NEAREST))
-        outputs = torch.from_numpy(self.inner.synthesize(small, variants)).permute(0, 3, 1, 2).float()
+        outputs = torch.from_numpy(self.inner.synthesize(small, variants, seed)).permute(0, 3, 1, 2).float()
         if outputs.shape[-2:] != (height, width):
             outputs = F.interpolate(outputs, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
         return outputs.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()

@@ -52,11 +52,19 @@ class LoadedCRN:
     def device(self) -> torch.device:
         return self.model.projection.weight.device
 
+    @property
+    def stochastic(self) -> bool:
+        """True for a CRN with noise inputs: then ``seed`` changes the photographs."""
+        return any(self.model.config.module_noise_channels())
+
     @torch.inference_mode()
-    def synthesize(self, ids: np.ndarray, variants: int | None = None) -> np.ndarray:
-        """Id map (HxW) -> ``k x H x W x 3`` uint8 photographs at the map's own size."""
+    def synthesize(self, ids: np.ndarray, variants: int | None = None, seed: int | None = None) -> np.ndarray:
+        """Id map (HxW) -> ``k x H x W x 3`` uint8 photographs at the map's own size.
+
+        ``seed``: the noise inputs' seed (``None``: 0); a CRN without noise inputs ignores it.
+        """
         train = torch.from_numpy(self.label_space.ids_to_train(ids).astype(np.int64))[None]
-        images = self.model.synthesize(train.to(self.device))[0]
+        images = self.model.synthesize(train.to(self.device), noise_seed=0 if seed is None else seed)[0]
         if variants is not None:
             images = images[:variants]
         return np.stack([tensor_to_uint8(image) for image in images])

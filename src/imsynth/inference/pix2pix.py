@@ -118,37 +118,45 @@ class LoadedPix2Pix:
             "direction": self.config.data.direction,
             "dataset_mode": self.config.data.mode,
             "test_dropout": self.test_dropout,
-            "dropout_active": self.test_dropout and generator.dropout > 0,
+            "dropout_active": self.stochastic,
             "batch_norm_statistics": statistics,
             "seed": self.seed,
             "size_multiple": self.size_multiple,
         }
 
     # ------------------------------------------------------------------ running
+    @property
+    def stochastic(self) -> bool:
+        """True when test-time dropout is on and the generator has dropout: then ``seed`` changes the outputs."""
+        return bool(self.test_dropout and self.generator_config.dropout > 0)
+
     @contextmanager
-    def _random_stream(self) -> Iterator[None]:
-        """A private RNG stream seeded with ``seed`` (global RNG state untouched), or the global one."""
-        if self.seed is None:
+    def _random_stream(self, seed: int | None = None) -> Iterator[None]:
+        """A private RNG stream seeded with ``seed`` (default: the loader's; global RNG state untouched),
+        or the global one when neither is set."""
+        seed = self.seed if seed is None else seed
+        if seed is None:
             yield
             return
         devices = [self.device] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(self.seed)
+            torch.manual_seed(seed)
             yield
 
     @torch.inference_mode()
-    def translate_tensor(self, images: Tensor, variants: int = 1) -> Tensor:
-        """``B x C x H x W`` in [0, 1] -> ``B x k x 3 x H x W`` in [0, 1], any H x W."""
+    def translate_tensor(self, images: Tensor, variants: int = 1, seed: int | None = None) -> Tensor:
+        """``B x C x H x W`` in [0, 1] -> ``B x k x 3 x H x W`` in [0, 1], any H x W (``seed``: the dropout
+        noise's, default the loader's)."""
         padded, (top, left, h, w) = reflect_pad_to_multiple(images.to(self.device, torch.float32), self.size_multiple)
         outputs = []
-        with self._random_stream(), generator_test_mode(self.model, stochastic=self.test_dropout):
+        with self._random_stream(seed), generator_test_mode(self.model, stochastic=self.test_dropout):
             for image in padded:  # one image per batch: batch statistics as in training
                 runs = [self.model(to_signed(image[None]))[0] for _ in range(variants)]
                 outputs.append(torch.stack(runs))
         result = to_unit(torch.stack(outputs)).clamp_(0.0, 1.0)
         return result[..., top : top + h, left : left + w]
 
-    def translate_variants(self, image: np.ndarray, variants: int | None = None) -> np.ndarray:
+    def translate_variants(self, image: np.ndarray, variants: int | None = None, seed: int | None = None) -> np.ndarray:
         """``H x W x 3`` (or ``H x W``) uint8 input -> ``k x H x W x 3`` uint8 outputs."""
         array = np.asarray(image)
         if array.ndim == 2:
@@ -156,22 +164,23 @@ class LoadedPix2Pix:
         if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
             raise ValueError(f"expected an HxWx3 uint8 image, got {array.dtype} {array.shape}")
         k = self.num_variants if variants is None else variants
-        outputs = self.translate_tensor(uint8_to_tensor(array)[None], k)[0]
+        outputs = self.translate_tensor(uint8_to_tensor(array)[None], k, seed)[0]
         return np.stack([tensor_to_uint8(output) for output in outputs])
 
     def translate_image(self, image: np.ndarray) -> np.ndarray:
         """Generic A -> B: ``H x W x 3`` uint8 -> ``H x W x 3`` uint8 at the same size."""
         return self.translate_variants(image, 1)[0]
 
-    def synthesize(self, ids: np.ndarray, variants: int | None = None) -> np.ndarray:
-        """Id map (H x W, ids of ``label_space``) -> ``k x H x W x 3`` uint8 photos (label -> photo runs)."""
+    def synthesize(self, ids: np.ndarray, variants: int | None = None, seed: int | None = None) -> np.ndarray:
+        """Id map (H x W, ids of ``label_space``) -> ``k x H x W x 3`` uint8 photos (label -> photo runs);
+        ``seed``: the dropout noise's (default: the loader's)."""
         if not self.label_to_photo:
             data = self.config.data
             raise CheckpointError(
                 f"{self.source} is a pix2pix {data.mode} {data.direction} model, not labels -> photo; "
                 "use `imsynth translate` (LoadedPix2Pix.translate_image) for it"
             )
-        return self.translate_variants(self.label_space.colorize(ids), variants)
+        return self.translate_variants(self.label_space.colorize(ids), variants, seed)
 
 
 def load_pix2pix(

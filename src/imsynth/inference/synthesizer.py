@@ -29,8 +29,17 @@ class LayoutSynthesizer(Protocol):
     @property
     def num_variants(self) -> int: ...
 
-    def synthesize(self, ids: np.ndarray, variants: int | None = None) -> np.ndarray:
-        """Id map (HxW uint8, ids of ``label_space``) -> ``k x H x W x 3`` uint8, same size as the map."""
+    @property
+    def stochastic(self) -> bool:
+        """True when ``seed`` changes the photographs (CRN noise inputs, pix2pix test-time dropout)."""
+        ...
+
+    def synthesize(self, ids: np.ndarray, variants: int | None = None, seed: int | None = None) -> np.ndarray:
+        """Id map (HxW uint8, ids of ``label_space``) -> ``k x H x W x 3`` uint8, same size as the map.
+
+        ``seed`` picks the model's random inputs (the same layout and seed always give the same
+        photographs); ``None``: the loader's default seed.
+        """
         ...
 
 

@@ -6,12 +6,14 @@ layout -> photo model), loaded once when the app is created. It serves
 * ``GET /`` -- the painter page (plain HTML/JS/CSS from ``imsynth/serving/static``), and
 * a JSON API for the page and for scripts:
 
-  ========================  ================================================================
-  ``GET  /api/info``        model: method, step, label space, grid size, variants, limits
-  ``GET  /api/palette``     the classes one can paint (name, id, colour) and the void colour
-  ``POST /api/decode``      a label-map image -> its exact colour map (optionally resized)
-  ``POST /api/synthesize``  a label-map image -> ``k`` photographs as base64 PNGs
-  ========================  ================================================================
+  ===========================  ================================================================
+  ``GET  /api/info``           model: method, step, label space, grid size, variants, limits
+  ``GET  /api/palette``        the classes one can paint (name, id, colour) and the void colour
+  ``GET  /api/random-layout``  a street layout drawn by the embedded renderer (``?seed=N``)
+  ``POST /api/decode``         a label-map image -> its exact colour map (optionally resized)
+  ``POST /api/synthesize``     a label-map image (and ``seed``) -> ``k`` photographs as base64 PNGs
+  ``GET  /api/docs``           the API's Swagger UI, its assets served from this app (no CDN)
+  ===========================  ================================================================
 
 Uploads are either ``multipart/form-data`` (field ``file``, plus optional form fields) or JSON
 (``{"image": "<base64 PNG>", ...}``); :mod:`imsynth.serving.uploads` reads and checks them (400
@@ -46,13 +48,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from imsynth.data.labels import iter_class_histogram
 from imsynth.inference.synthesizer import LayoutSynthesizer, load_synthesizer
 from imsynth.runs import CheckpointError
+from imsynth.serving.examples import DEFAULT_SEED, EXAMPLE_STREET, MAX_SEED, new_seed, street_ids, streets_fit
 from imsynth.serving.guard import RequestGuard
 from imsynth.serving.limits import ServingLimits, check_size
 from imsynth.serving.uploads import (
@@ -80,6 +84,9 @@ PACKAGED_CHECKPOINT = "streets_crn_128x256.safetensors"
 
 CLIENT_CLOSED = 499
 """Status recorded for a request whose client disconnected before its answer (nothing is sent)."""
+
+DOCS_ASSETS = "/api/docs-assets"
+"""Where the Swagger UI's files are served (from the ``fastapi-offline`` package)."""
 
 FALLBACK_CANVAS = (256, 256)
 """Canvas size for a model that does not run at a fixed grid (the CRN does: its ``grid_size``)."""
@@ -141,20 +148,23 @@ def create_app(
         yield
         worker.close()
 
-    app = FastAPI(
+    # Swagger UI with its script, style and icon served by this app: the docs work offline.
+    app = FastAPIOffline(
         title="imsynth painter",
         version="1",
         lifespan=lifespan,
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        static_url=DOCS_ASSETS,
     )
     app.state.synthesizer = synthesizer
     app.state.limits = limits
     app.state.worker = worker
     app.add_middleware(RequestGuard, allowed_hosts=allowed_hosts)
     app.mount("/static", StaticFiles(packages=[("imsynth.serving", "static")]), name="static")
-    palette, info = _palette(space), _info(synthesizer, (height, width), limits)
+    streets = streets_fit(space)
+    palette, info = _palette(space), _info(synthesizer, (height, width), limits, streets)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
@@ -169,6 +179,31 @@ def create_app(
     def get_palette() -> dict[str, Any]:
         """The classes one can paint (train classes, with their exact colours) and the void colour."""
         return palette
+
+    @app.get("/api/random-layout")
+    async def random_layout(
+        seed: int | None = Query(
+            None, ge=0, le=MAX_SEED, description="the street's seed (the same seed, the same street); default: new"
+        ),
+    ) -> dict[str, Any]:
+        """A street layout drawn by the embedded renderer at the model's size, as exact palette colours.
+
+        The answer has the fields of ``/api/decode`` and the ``seed`` it was drawn with. 404 when the
+        model's label space lacks the Cityscapes classes the renderer draws.
+        """
+        if not streets:
+            raise HTTPException(404, f"random streets need the Cityscapes classes; this model paints {space.name}")
+        seed = new_seed() if seed is None else seed
+        ids = await asyncio.to_thread(street_ids, seed, (height, width))
+        return {
+            "seed": seed,
+            "width": width,
+            "height": height,
+            "source_width": width,
+            "source_height": height,
+            "image": png_base64(space.colorize(ids)),
+            "classes": _histogram(space, ids),
+        }
 
     async def decode_upload(upload: Upload) -> np.ndarray:
         strict = option_bool(upload.options, "strict")
@@ -194,7 +229,7 @@ def create_app(
             size = (out_height or source_height, out_width or source_width)
             check_size((size[1], size[0]), limits)
             ids = resize_ids(ids, size)
-        classes = [{"name": c.name, "id": c.id, "pixels": n} for c, n in iter_class_histogram(space, ids)]
+        classes = _histogram(space, ids)
         return JSONResponse(
             {
                 "width": int(ids.shape[1]),
@@ -208,15 +243,22 @@ def create_app(
 
     @app.post("/api/synthesize")
     async def synthesize(request: Request) -> Response:
-        """A label-map image -> ``k`` photographs (base64 PNGs) at the layout's size."""
+        """A label-map image -> ``k`` photographs (base64 PNGs) at the layout's size.
+
+        Optional fields: ``variants`` (1..k), ``seed`` (0..2^31-1, default 0: the model's random
+        inputs; the same layout and seed give the same photographs; the answer records it),
+        ``strict`` (exact colours only) and ``tolerance``.
+        """
         upload = await read_upload(request, limits)
         variants = option_number(upload.options, "variants", int, 1, synthesizer.num_variants)
+        seed = option_number(upload.options, "seed", int, 0, MAX_SEED)
+        seed = DEFAULT_SEED if seed is None else seed
         if await request.is_disconnected():
             return Response(status_code=CLIENT_CLOSED)
         ids = await decode_upload(upload)
         started = time.perf_counter()
         try:
-            photos = await worker.synthesize(ids, variants, request.is_disconnected)
+            photos = await worker.synthesize(ids, variants, request.is_disconnected, seed=seed)
         except ClientGone:
             return Response(status_code=CLIENT_CLOSED)
         seconds = time.perf_counter() - started
@@ -231,11 +273,17 @@ def create_app(
                 "method": synthesizer.method,
                 "step": int(synthesizer.step),
                 "label_space": space.name,
+                "seed": seed,
                 "seconds": round(seconds, 3),
             }
         )
 
     return app
+
+
+def _histogram(space: Any, ids: np.ndarray) -> list[dict[str, Any]]:
+    """The classes present in ``ids`` with their pixel counts."""
+    return [{"name": c.name, "id": c.id, "pixels": n} for c, n in iter_class_histogram(space, ids)]
 
 
 def _color_hex(color: tuple[int, int, int]) -> str:
@@ -262,8 +310,10 @@ def _palette(space: Any) -> dict[str, Any]:
     }
 
 
-def _info(synthesizer: LayoutSynthesizer, grid: tuple[int, int], limits: ServingLimits) -> dict[str, Any]:
-    """``GET /api/info``: the model and the limits."""
+def _info(
+    synthesizer: LayoutSynthesizer, grid: tuple[int, int], limits: ServingLimits, streets: bool
+) -> dict[str, Any]:
+    """``GET /api/info``: the model, what the page may offer (seeds, random streets) and the limits."""
     return {
         "method": synthesizer.method,
         "step": int(synthesizer.step),
@@ -272,6 +322,11 @@ def _info(synthesizer: LayoutSynthesizer, grid: tuple[int, int], limits: Serving
         "num_variants": int(synthesizer.num_variants),
         "height": grid[0],
         "width": grid[1],
+        "stochastic": bool(synthesizer.stochastic),
+        "random_layouts": streets,
+        "example_street": EXAMPLE_STREET,
+        "default_seed": DEFAULT_SEED,
+        "max_seed": MAX_SEED,
         "limits": asdict(limits),
     }
 

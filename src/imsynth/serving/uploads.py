@@ -137,8 +137,12 @@ def option_number(options: dict[str, Any], name: str, kind: type, low: float, hi
     except (TypeError, ValueError, OverflowError):
         raise HTTPException(422, f"{name!r} must be a number, got {value!r}") from None
     if isinstance(value, bool) or not low <= number <= high:
-        raise HTTPException(422, f"{name!r} must be between {low:g} and {high:g}, got {value!r}")
+        raise HTTPException(422, f"{name!r} must be between {_number(low)} and {_number(high)}, got {value!r}")
     return number
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 # ------------------------------------------------------------------------------------------ image

@@ -55,8 +55,11 @@ class ModelWorker:
         ids: np.ndarray,
         variants: int | None,
         is_disconnected: Callable[[], Awaitable[bool]] | None = None,
+        *,
+        seed: int | None = None,
     ) -> np.ndarray:
-        """The model's photographs for ``ids``; 503 when the queue is full, :class:`ClientGone` if dropped."""
+        """The model's photographs for ``ids`` (with ``seed``); 503 when the queue is full,
+        :class:`ClientGone` if dropped."""
         with self._lock:
             if self._waiting >= self.max_waiting:
                 raise HTTPException(
@@ -66,7 +69,7 @@ class ModelWorker:
                 )
             self._waiting += 1
         try:
-            future = self._executor.submit(self.synthesizer.synthesize, ids, variants)
+            future = self._executor.submit(self.synthesizer.synthesize, ids, variants, seed)
             result = asyncio.wrap_future(future)
             while True:
                 done, _ = await asyncio.wait({result}, timeout=POLL_SECONDS)
