@@ -178,6 +178,7 @@ def train_colorizer(
     from imsynth.color.prior import ColorPrior, RebalanceConfig
     from imsynth.methods.colorizer import ColorizerDataConfig, ColorizerMethod, ColorizerMethodConfig, folder_prior
     from imsynth.models.colorizer import ColorizerConfig
+    from imsynth.training.speed import default_num_workers
 
     def configure(train: TrainConfig) -> ColorizerMethodConfig:
         config = ColorizerMethodConfig(
@@ -204,7 +205,8 @@ def train_colorizer(
             else:
                 source = str(Path(train.out_dir) / "prior")
                 click.echo(f"no --prior given: computing the colour prior of {config.data.root} into {source}")
-                prior = folder_prior(config.data.root, config.quantization, load_size, train.num_workers, progress=True)
+                workers = train.num_workers if train.num_workers is not None else default_num_workers("cpu")
+                prior = folder_prior(config.data.root, config.quantization, load_size, workers, progress=True)
                 prior.save(source)
             prior.check_bins(ab_bins(config.quantization))
             click.echo(f"colour prior: {_describe_prior(prior)}")

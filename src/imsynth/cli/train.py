@@ -77,21 +77,30 @@ def train_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--lr", type=float, default=None, help="Learning rate (default: the method's paper value)."),
         click.option("--seed", type=int, default=0, show_default=True),
         click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N"),
-        click.option("--amp/--no-amp", default=True, show_default=True, help="Mixed precision (CUDA only)."),
-        click.option("--channels-last/--no-channels-last", default=False, show_default=True),
+        click.option(
+            "--amp/--no-amp",
+            default=True,
+            show_default=True,
+            help="Mixed precision on CUDA: bfloat16 autocast (float16 with loss scaling on GPUs without bf16).",
+        ),
+        click.option(
+            "--channels-last/--no-channels-last",
+            default=None,
+            help="Channels-last memory format  [default: on with CUDA, off on the CPU]",
+        ),
         click.option(
             "--compile/--no-compile",
-            default=False,
-            show_default=True,
-            help="torch.compile the networks (slow first steps, then faster; same results).",
+            default=None,
+            help="torch.compile the networks: slow first steps, then faster; falls back to eager if it fails  "
+            "[default: on with CUDA (one process), off on the CPU]",
         ),
         click.option("--deterministic", is_flag=True, help="Deterministic algorithms (bitwise resume on CPU)."),
         click.option(
             "--workers",
             type=click.IntRange(0),
-            default=min(4, os.cpu_count() or 1) - 1,
-            show_default=True,
-            help="Data-loading worker processes.",
+            default=None,
+            help="Data-loading worker processes  [default: min(8, cores - 1) with CUDA, min(4, cores) - 1 on "
+            "the CPU; cores per process under torchrun]",
         ),
         click.option("--log-every", type=click.IntRange(1), default=25, show_default=True),
         click.option("--sample-every", type=click.IntRange(1), default=500, show_default=True),

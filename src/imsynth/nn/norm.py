@@ -8,9 +8,26 @@ tensor with its default axes:
 * statistics: one mean and one (biased) variance per sample, taken over **all** of (C, H, W);
 * affine: a learned scale (init 1) and offset (init 0) **per channel**.
 
-So it differs from :class:`torch.nn.GroupNorm` with one group only in that the affine
-parameters are per channel, and from :class:`torch.nn.LayerNorm` over (C, H, W) in that the
-parameters do not depend on the spatial size -- the layer works at any resolution.
+It is :class:`torch.nn.GroupNorm` with one group, and differs from :class:`torch.nn.LayerNorm`
+over (C, H, W) in that the parameters do not depend on the spatial size -- the layer works at any
+resolution.
+
+**Two formulations, one result.** On a CPU the layer runs ``F.layer_norm`` over (C, H, W) and
+then the affine (:func:`layer_norm_2d_fused`): PyTorch's fused CPU kernel is the fastest there.
+On every other device (a GPU) it must not: CUDA's ``layer_norm`` and ``group_norm`` kernels give
+each row (each sample) to ONE thread block, and a CRN layer at 256x512 with 512 channels and
+batch 1 is one row of 67 million elements -- a single multiprocessor normalised it while the
+others idled, and eager CRN ran at about 1% of an H200 (issue 16). There the statistics come from
+``torch.var_mean`` over (C, H, W), an ordinary reduction whose kernels spread one output over the
+whole GPU, and normalisation and affine fold into one ``addcmul`` (:func:`layer_norm_2d`)::
+
+    scale = weight[c] / sqrt(var + eps)         # B x C x 1 x 1
+    shift = bias[c] - mean * scale              # B x C x 1 x 1
+    y     = x * scale + shift                   # one element-wise pass, any memory format
+
+which also keeps less for the backward pass (``x`` and the small ``scale``). Under autocast its
+statistics and output are float32, as CUDA's autocast does for ``layer_norm``. The two agree to
+float32 rounding (about 1e-6 relative); both keep the parameters ``weight`` and ``bias``.
 """
 
 from __future__ import annotations
@@ -19,7 +36,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["LayerNorm2d"]
+__all__ = ["LayerNorm2d", "layer_norm_2d", "layer_norm_2d_fused"]
+
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
 class LayerNorm2d(nn.Module):
@@ -48,11 +67,36 @@ class LayerNorm2d(nn.Module):
             raise ValueError(
                 f"LayerNorm2d({self.num_channels}) expects B x {self.num_channels} x H x W, got shape {tuple(x.shape)}"
             )
-        # Normalisation over every non-batch axis; the affine part is applied per channel below.
-        y = F.layer_norm(x, x.shape[1:], weight=None, bias=None, eps=self.eps)
-        if self.weight is not None and self.bias is not None:
-            y = y * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
-        return y
+        if x.device.type == "cpu":
+            return layer_norm_2d_fused(x, self.weight, self.bias, self.eps)
+        return layer_norm_2d(x, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return f"{self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+def layer_norm_2d(x: Tensor, weight: Tensor | None, bias: Tensor | None, eps: float = 1e-5) -> Tensor:
+    """Layer norm of each sample over (C, H, W) with a per-channel affine, from ordinary reductions
+    (the GPU formulation, module docstring): every kernel spreads over the whole device."""
+    dtype = x.dtype
+    if dtype in _LOW_PRECISION:  # statistics in float32, as autocast does for layer_norm
+        x = x.float()
+    var, mean = torch.var_mean(x, dim=(1, 2, 3), keepdim=True, correction=0)
+    scale = torch.rsqrt(var + eps)  # B x 1 x 1 x 1
+    if weight is not None and bias is not None:
+        scale = scale * weight.to(x.dtype).view(1, -1, 1, 1)  # B x C x 1 x 1
+        shift = bias.to(x.dtype).view(1, -1, 1, 1) - mean * scale
+    else:
+        shift = -mean * scale
+    y = torch.addcmul(shift, x, scale)
+    if dtype in _LOW_PRECISION and not torch.is_autocast_enabled(y.device.type):
+        y = y.to(dtype)  # a half-precision network keeps its dtype; under autocast the output stays float32
+    return y
+
+
+def layer_norm_2d_fused(x: Tensor, weight: Tensor | None, bias: Tensor | None, eps: float = 1e-5) -> Tensor:
+    """The same with ``F.layer_norm`` over (C, H, W), then the per-channel affine (the CPU formulation)."""
+    y = F.layer_norm(x, x.shape[1:], weight=None, bias=None, eps=eps)
+    if weight is not None and bias is not None:
+        y = y * weight.view(1, -1, 1, 1) + bias.view(1, -1, 1, 1)
+    return y

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import torch
-from torch import nn
 from torch.utils.data import Dataset
 
 from imsynth.runs import find_latest, load_checkpoint, load_weights_into, save_checkpoint
@@ -44,7 +43,8 @@ from imsynth.training.data import check_dataset, make_loader, preview_batch
 from imsynth.training.logging import Progress, RunLogger, ScalarWindow, Throughput
 from imsynth.training.method import StepOutput, TrainingMethod
 from imsynth.training.optim import lr_factor, make_scheduler
-from imsynth.training.summary import count, end_summary, step_scalars
+from imsynth.training.speed import GUARDED_STEPS, CompileSwitch, resolve_speed_settings, run_guarded
+from imsynth.training.summary import PendingScalars, count, end_summary
 from imsynth.training.visualize import image_grid
 from imsynth.utils.config import save_config
 from imsynth.utils.device import autocast_dtype, describe_device, resolve_device
@@ -58,6 +58,11 @@ from imsynth.utils.seeding import (
 )
 
 __all__ = ["Trainer", "TrainResult", "TrainingDivergedError", "RunExistsError"]
+
+#: Steps whose scalars may wait on the device at most (then they are read even between log steps).
+MAX_PENDING_STEPS = 500
+#: Under DDP the time budget is checked every this many steps (single process: every step).
+DEADLINE_EVERY = 10
 
 
 class TrainingDivergedError(RuntimeError):
@@ -98,7 +103,6 @@ class Trainer:
         if not isinstance(getattr(method, "name", None), str) or not method.name:
             raise TypeError(f"{type(method).__name__} must set a class attribute `name` (e.g. 'pix2pix')")
         self.method = method
-        self.config = config
         self.dataset = dataset
         self.dataset_size = check_dataset(dataset)
         self.out_dir = Path(config.out_dir)
@@ -112,6 +116,9 @@ class Trainer:
             self.device = torch.device("cuda", self.dist.local_rank)  # one GPU per process
             torch.cuda.set_device(self.device)
         distributed.per_rank_batch_size(config.batch_size, self.dist)  # checks it divides
+        self.run_config = make_run_config(method.name, config, method.config_dict())  # "auto" stays auto
+        # What runs: amp/channels_last/compile on with CUDA, workers from the machine (training/speed.py).
+        self.config = config = resolve_speed_settings(config, self.device, self.dist.world_size)
         amp_dtype = autocast_dtype(self.device, config.amp_dtype) if config.amp else None
         configure_determinism(config.deterministic)
         seed_everything(config.seed)
@@ -122,7 +129,8 @@ class Trainer:
             if config.channels_last:
                 model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
             model.train()
-        self.context = TrainContext(self.device, amp_dtype, config.grad_clip, config.channels_last)
+        compile_mode = config.compile_mode if config.compile else None
+        self.context = TrainContext(self.device, amp_dtype, config.grad_clip, bool(config.channels_last), compile_mode)
         method.attach(self.context)
         self.optimizers = method.optimizers(config)
         if not self.optimizers:
@@ -133,8 +141,10 @@ class Trainer:
             if self.dist.rank > 0:  # same initial weights (DDP broadcasts rank 0's), own noise streams
                 seed_everything(mix_seed(config.seed, self.dist.rank))
         if config.compile:
-            method.wrap_models(lambda model: cast(nn.Module, torch.compile(model, mode=config.compile_mode)))
-        self.run_config = make_run_config(method.name, config, method.config_dict())
+            method.wrap_models(self.context.compile)
+        # The first steps may fall back to eager when compilation fails (single process only: under
+        # DDP a rank that retried a step would leave its collectives out of step with the others).
+        self._guarded_steps = GUARDED_STEPS if config.compile and not self.dist.enabled else 0
 
         self.step = 0  # completed training steps
         self.samples_seen = 0  # position in the data stream
@@ -142,8 +152,6 @@ class Trainer:
         self._last_saved_step: int | None = None
         self._rng_to_restore: dict[str, Any] | None = None
         self._notes: list[str] = []
-        if config.amp and amp_dtype is None:
-            self._notes.append("amp is ignored on CPU")
         if resume:
             self._resume()
 
@@ -217,7 +225,7 @@ class Trainer:
             batch_size=config.batch_size,
             seed=config.seed,
             start=self.samples_seen,
-            num_workers=config.num_workers,
+            num_workers=int(config.num_workers or 0),
             pin_memory=self.device.type == "cuda",
             rank=self.dist.rank,
             world_size=self.dist.world_size,
@@ -236,17 +244,26 @@ class Trainer:
         deadline = start + 60.0 * config.max_minutes if config.max_minutes is not None else None
         first_step = self.step
         window, speed = ScalarWindow(), Throughput()
+        pending = PendingScalars(type(self.method).__name__, self.device, self.dist)
         scalars: dict[str, float] = {}
         stop_reason = "max_steps"
         try:
             while self.step < config.max_steps:
-                if deadline is not None and distributed.any_rank(time.monotonic() >= deadline, self.device, self.dist):
+                # Under DDP the ranks agree on the budget with an all_reduce read back to the host: a
+                # synchronisation, so only every DEADLINE_EVERY steps (the same steps on every rank).
+                check = deadline is not None and (not self.dist.enabled or self.step % DEADLINE_EVERY == 0)
+                if check and distributed.any_rank(time.monotonic() >= cast(float, deadline), self.device, self.dist):
                     stop_reason = "max_minutes"
                     break
-                scalars, learning_rates = self._train_step(next(batches))
+                learning_rates = self._train_step(next(batches), pending)
                 speed.add(config.batch_size)
-                window.add(scalars)
-                progress.update(scalars, speed.recent)
+                progress.update(None, speed.recent)
+                # Scalars are read from the device (one synchronisation) only when something uses them,
+                # and always before a checkpoint or sample grid: a diverged state is never saved.
+                every = (config.log_every, config.sample_every, config.checkpoint_every, MAX_PENDING_STEPS)
+                if any(self.step % n == 0 for n in every):
+                    scalars = self._read_scalars(pending, window, scalars)
+                    progress.show(scalars)
                 if logger is not None and self.step % config.log_every == 0:
                     logger.scalars(
                         self.step,
@@ -261,6 +278,7 @@ class Trainer:
                     self._save_samples(logger, preview)
                 if self.step % config.checkpoint_every == 0:
                     self._save_checkpoint()
+            scalars = self._read_scalars(pending, window, scalars)
             if self._last_saved_step != self.step:
                 self._save_checkpoint()
         except KeyboardInterrupt:
@@ -281,27 +299,53 @@ class Trainer:
         self._say(self._end_summary(stop_reason, first_step, elapsed, checkpoint))
         return TrainResult(self.step, stop_reason, checkpoint, elapsed, scalars)
 
-    def _train_step(self, batch: Any) -> tuple[dict[str, float], dict[str, float]]:
-        """One optimization step; returns the method's scalars and the learning rates it used."""
-        output = self.method.training_step(self.context.to_device(batch), self.step)
+    def _train_step(self, batch: Any, pending: PendingScalars) -> dict[str, float]:
+        """One optimization step (its scalars join ``pending``); returns the learning rates it used."""
+        batch = self.context.to_device(batch)
+        output: StepOutput
+        if self._guarded_steps > 0 and self.context.compiling:
+            output, failure = run_guarded(
+                lambda: self.method.training_step(batch, self.step),
+                cast(CompileSwitch, self.context.compile_switch),
+                list(self.models.values()),
+                list(self.optimizers.values()),
+                (self._extra_state, self._load_extra_state),
+            )
+            if failure is not None:
+                self._say(f"imsynth: torch.compile failed ({failure}); training goes on eagerly (or: --no-compile)")
+        else:
+            output = self.method.training_step(batch, self.step)
+        self._guarded_steps = max(0, self._guarded_steps - 1)
         self.context.end_iteration()
-        scalars = self._checked_scalars(output)  # raises before anything of this step is saved
+        pending.add(self.step + 1, output)
         learning_rates = {f"lr/{name}": opt.param_groups[0]["lr"] for name, opt in self.optimizers.items()}
         for scheduler in self.schedulers.values():
             scheduler.step()
         self.step += 1
         self.samples_seen += self.config.batch_size
-        return scalars, learning_rates
+        return learning_rates
 
-    def _checked_scalars(self, output: StepOutput) -> dict[str, float]:
-        """The step's scalars as floats (one device sync); stop on NaN/inf."""
-        scalars = step_scalars(output, type(self.method).__name__, self.device, self.dist)
-        for name, value in scalars.items():
-            if not math.isfinite(value):
-                raise TrainingDivergedError(self._divergence_message(name, value))
-        return scalars
+    def _extra_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        return self.context.state_dict(), self.method.state_dict_extra()
 
-    def _divergence_message(self, name: str, value: float) -> str:
+    def _load_extra_state(self, state: tuple[dict[str, Any], dict[str, Any]]) -> None:
+        self.context.load_state_dict(state[0])
+        self.method.load_state_dict_extra(state[1])
+
+    def _read_scalars(self, pending: PendingScalars, window: ScalarWindow, last: dict[str, float]) -> dict[str, float]:
+        """The pending steps' scalars as floats (one synchronisation) into ``window``; the newest
+        step's are returned (``last`` when none pend). Stops at the first NaN/inf."""
+        if not len(pending):
+            return last
+        for step, values in pending.read():
+            for name, value in values.items():
+                if not math.isfinite(value):
+                    raise TrainingDivergedError(self._divergence_message(step, name, value))
+            window.add(values)
+            last = values
+        return last
+
+    def _divergence_message(self, step: int, name: str, value: float) -> str:
         latest = find_latest(self.checkpoint_dir)
         kept = (
             f"the last good checkpoint {latest} is still 'latest'"
@@ -310,7 +354,7 @@ class Trainer:
         )
         lrs = ", ".join(f"{n}={opt.param_groups[0]['lr']:.3g}" for n, opt in self.optimizers.items())
         return (
-            f"training diverged at step {self.step + 1}: {name!r} is {value}. Nothing was saved "
+            f"training diverged at step {step}: {name!r} is {value}. Nothing was saved "
             f"from this state; {kept}. Try a lower learning rate (now {lrs}), set grad_clip, "
             "or check the data for NaN/inf values."
         )
@@ -372,6 +416,8 @@ class Trainer:
         sizes = {name: sum(p.numel() for p in model.parameters()) for name, model in self.models.items()}
         params = ", ".join(f"{name} {count(n)}" for name, n in sizes.items())
         amp = f", amp {str(self.context.amp_dtype).removeprefix('torch.')}" if self.context.amp_enabled else ""
+        amp += ", channels_last" if self.context.channels_last else ""
+        amp += f", torch.compile ({self.config.compile_mode})" if self.context.compile_switch is not None else ""
         start = f"resumed at step {self.step}" if self.resumed_from is not None else "from scratch"
         notes = "".join(f" | note: {note}" for note in self._notes)
         where = describe_device(self.device)
