@@ -130,7 +130,7 @@ class SwitchableCompiled(nn.Module):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         if self.switch.enabled:
-            return self._compiled(*args, **kwargs)  # type: ignore[operator]
+            return self._compiled(*args, **kwargs)
         return self.module(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
