@@ -12,7 +12,7 @@ method's step, the scalars kept on the device, the schedule) on batches already 
 
 * peaks: the GEMM FLOP/s measured now in float32, TF32 and bfloat16 (utilisation is counted
   FLOPs -- ``torch.utils.flop_counter``, forward and backward -- per second over each peak);
-* CRN 256x512, full width, k = 3, batch 1 training img/s: the old layer norm (``F.layer_norm``,
+* CRN 256x512, full width, k = 3, batch 1 training img/s: the old layer norm (``F.group_norm`` and ``F.layer_norm``,
   the suspected pathology), eager float32 (the old defaults), and the new defaults on CUDA
   (bfloat16 autocast, channels-last, ``torch.compile``, cuDNN benchmark, fused Adam); then the
   defaults at batch 2, 4, 8, 16 (img/s and % of the bf16 peak), and a short ``Trainer.fit`` with
@@ -347,11 +347,15 @@ def profile_step(run: Run, label: str, step: Callable[[], None], top: int = 6) -
 
 
 @contextlib.contextmanager
-def old_layer_norm() -> Iterator[None]:
-    """LayerNorm2d as it was: F.layer_norm over (C, H, W) (one CUDA block per sample)."""
+def old_layer_norm(kind: str) -> Iterator[None]:
+    """LayerNorm2d as before issue 16 on every device: ``group_norm`` (nn.GroupNorm(1, C), the code
+    just before) or ``layer_norm`` (F.layer_norm over (C, H, W), the code the H200 figures came from);
+    CUDA runs both with one thread block per sample."""
     fresh = LayerNorm2d.forward
 
     def forward(self: LayerNorm2d, x: torch.Tensor) -> torch.Tensor:
+        if kind == "group_norm":
+            return F.group_norm(x, 1, self.weight, self.bias, self.eps)
         y = F.layer_norm(x, x.shape[1:], eps=self.eps)
         return y * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1) if self.weight is not None else y
 
@@ -378,10 +382,11 @@ def part_crn_training(run: Run, work: Path) -> None:
     eager = make_trainer(run, crn_method(run), data, work / "crn_eager", **EAGER)
     flops = flops_of_step(eager, batch)
     step = trainer_steps(run, eager, batch)
-    with old_layer_norm():
-        old = measure(run, step, warmup=1) if run.left() > 60 else None
-    if old is not None:
-        run.add(label, "eager float32, old layer norm (F.layer_norm)", 1 / old, "img/s", flops / old)
+    for kind in ("group_norm", "layer_norm"):
+        if run.left() > 60:
+            with old_layer_norm(kind):
+                old = measure(run, step, warmup=1)
+            run.add(label, f"eager float32, old layer norm (F.{kind})", 1 / old, "img/s", flops / old)
     seconds = measure(run, step)
     run.add(label, "eager float32 (old defaults)", 1 / seconds, "img/s", flops / seconds)
     profile_step(run, "CRN eager", step)

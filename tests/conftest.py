@@ -1,4 +1,5 @@
-"""Shared test fixtures: tiny Cityscapes-format trees and random label maps written to ``tmp_path``.
+"""Shared test fixtures: tiny Cityscapes-format trees and random label maps written to ``tmp_path``, and
+one thread for the tests of tiny models (``one_thread``).
 
 ``make_cityscapes_tree`` is a plain function (import it with ``from conftest import ...`` or use the
 ``make_tree`` fixture) so tests can build trees with the variations they need.
@@ -6,11 +7,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from imsynth.data.cityscapes import image_path, label_color_path, label_ids_path
@@ -85,3 +88,31 @@ def cityscapes_root(tmp_path: Path) -> Path:
     make_cityscapes_tree(root, 4, split="train")
     make_cityscapes_tree(root, 2, split="val", seed=1)
     return root
+
+
+def crafted(source: Path, target: Path, change: Callable[[dict[str, Any]], object]) -> Path:
+    """A copy of a weights file whose embedded run config went through ``change(config)``."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(source, framework="pt") as handle:
+        metadata = dict(handle.metadata())
+    config = json.loads(metadata["imsynth_config"])
+    change(config)
+    metadata["imsynth_config"] = json.dumps(config)
+    save_file(load_file(source), target, metadata=metadata)
+    return target
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """Tiny models run fastest (and most reproducibly) on one thread, and share the machine better.
+
+    A module asks for it with ``pytestmark = pytest.mark.usefixtures("one_thread")``.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

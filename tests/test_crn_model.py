@@ -109,6 +109,26 @@ def test_layer_norm_matches_hand_computation() -> None:
     torch.testing.assert_close(norm(x), expected, rtol=1e-5, atol=1e-5)
 
 
+def test_layer_norm_is_group_norm_within_1e6_of_the_hand_written_layer() -> None:
+    """The swap to ``nn.GroupNorm(1, C)``: same parameter names, outputs within 1e-6 of the former code."""
+    import torch.nn.functional as F
+
+    torch.manual_seed(3)
+    norm = LayerNorm2d(16)
+    assert isinstance(norm, nn.GroupNorm) and norm.num_groups == 1
+    assert [name for name, _ in norm.named_parameters()] == ["weight", "bias"]
+    with torch.no_grad():
+        norm.weight.copy_(torch.randn(16))
+        norm.bias.copy_(torch.randn(16))
+    for shape in [(2, 16, 8, 16), (1, 16, 33, 7), (4, 16, 64, 128)]:
+        x = torch.randn(shape) * 4 + 1
+        former = F.layer_norm(x, x.shape[1:], eps=1e-5) * norm.weight.view(1, -1, 1, 1) + norm.bias.view(1, -1, 1, 1)
+        assert (norm(x) - former).abs().max().item() < 1e-6
+    state = {"weight": torch.full((16,), 2.0), "bias": torch.full((16,), -1.0)}
+    norm.load_state_dict(state)  # a state dict of the hand-written layer loads unchanged
+    assert torch.equal(norm.weight, state["weight"])
+
+
 def test_layer_norm_is_resolution_independent() -> None:
     norm = LayerNorm2d(3)
     assert norm(torch.randn(2, 3, 4, 8)).shape == (2, 3, 4, 8)

@@ -86,6 +86,25 @@ def test_small_sets_take_an_exact_shortcut_with_singular_covariances():
 # ----------------------------------------------------------------------------------- image metrics
 
 
+def test_kid_matches_a_hand_computed_unbiased_mmd():
+    from imsynth.evaluation.kid import kernel_distance, mmd2_unbiased
+
+    # d = 2, k(a, b) = (a.b / 2 + 1)^3. Within x: k(x1, x2) = 1; within y: y1.y2 = 2 -> 8;
+    # across: 1.5^3, (2/2+1)^3, 1.5^3, 1 -> mean 15.75 / 4. MMD^2_u = 1 + 8 - 2 * 3.9375 = 1.125.
+    x = np.array([[1.0, 0.0], [0.0, 1.0]])
+    y = np.array([[1.0, 1.0], [2.0, 0.0]])
+    assert mmd2_unbiased(x, y) == pytest.approx(1.125, abs=1e-12)
+    assert kernel_distance(x, y) == (pytest.approx(1.125, abs=1e-12), 0.0)  # small sets: whole, once
+    # unbiased: two samples of one distribution average to 0, not to a positive N-dependent bias
+    rng = np.random.default_rng(0)
+    same = [mmd2_unbiased(rng.normal(size=(20, 8)), rng.normal(size=(20, 8))) for _ in range(200)]
+    assert abs(np.mean(same)) < 3 * np.std(same) / np.sqrt(len(same))
+    shifted = kernel_distance(rng.normal(size=(60, 8)), rng.normal(size=(50, 8)) + 0.5, subset_size=40, subsets=20)
+    assert shifted[0] > 0.1 and shifted[1] > 0
+    a, b = rng.normal(size=(60, 8)), rng.normal(size=(50, 8))
+    assert kernel_distance(a, b, subset_size=40, subsets=5) == kernel_distance(a, b, subset_size=40, subsets=5)
+
+
 def test_psnr_and_ssim_of_identical_images():
     image = torch.rand(2, 3, 32, 48)
     assert torch.isinf(psnr(image, image)).all()
@@ -340,6 +359,8 @@ def test_evaluate_writes_metrics_and_report(crn_run, segmenter_run, tiny_root, t
         "fcn_mean_iou",
         "fcn_class_iou",
         "fld2",
+        "kid",
+        "kid_std",
         "fid",
         "psnr",
         "ssim",
@@ -353,6 +374,8 @@ def test_evaluate_writes_metrics_and_report(crn_run, segmenter_run, tiny_root, t
     assert expected <= set(run)
     assert run["method"] == "crn" and run["step"] == 10 and run["variants"] == 2 and run["images"] == 2
     assert 0 <= run["fcn_mean_iou"] <= 1 and run["fld2"] >= 0 and run["diversity"] > 0 and run["fid"] is None
+    assert run["kid"] is not None and run["kid_std"] == 0.0 and real["kid"] is not None  # 2 layouts: one subset
+    assert "scoring" in result.output  # the progress bar (stderr)
     assert real["fcn_mean_iou"] is not None and real["psnr"] is None  # the real row: upper bound only
     assert metrics["networks"]["segmenter"]["validation_on_real_photos"]["images"] == 3
     # photographic appearance: the real row is 1 by definition; the run's ratios are measured per class
@@ -361,7 +384,7 @@ def test_evaluate_writes_metrics_and_report(crn_run, segmenter_run, tiny_root, t
     assert set(run["class_texture_ratio"]) <= set(real["class_texture_ratio"])
     assert run["appearance"]["images"] == 2 * 2  # every variant of every layout
     html = (out / "report.html").read_text()
-    assert "FLD-2" in html and "grid_outputs.png" in html and "loss_curves_0.png" in html
+    assert "FLD-2" in html and "KID" in html and "grid_outputs.png" in html and "loss_curves_0.png" in html
     assert "texture ×" in html and "Texture, contrast and colourfulness per class" in html
     assert "val_metrics" not in html and "whose own scores on the 3 real photos" in html
 

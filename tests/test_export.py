@@ -33,12 +33,7 @@ from imsynth.utils.config import to_dict  # noqa: E402
 TOLERANCE = 1e-4
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _save(root: Path, method: str, models: dict, config) -> Path:

@@ -2,7 +2,8 @@
 
 The space below marks its void class ``ignore`` and sets ``ignore_index: 254``: train maps hold 254 on
 void pixels, the one-hot has the void channel there, a CRN trains and synthesizes through the CLI, and
-a checkpoint refuses a label space whose class count or ignore id differs from the one it learned.
+a checkpoint (which stores the space itself) refuses a stored space whose class count or ignore id
+differs from the one its model learned.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
+from conftest import crafted
 from imsynth.cli.main import cli
 from imsynth.data.cityscapes import image_path, label_ids_path
 from imsynth.data.datasets import CityscapesPairs
@@ -100,15 +102,27 @@ def test_crn_trains_and_synthesizes_with_ignore_id_254(tmp_path, monkeypatch):
     photos = model.synthesize(_layout())
     assert photos.shape == (2, 16, 32, 3) and photos.dtype == np.uint8
 
-    # The same file edited afterwards (another ignore id, then one more class): the checkpoint refuses it.
+    # The run stores the space itself: the file edited (or gone) afterwards changes nothing.
     _write_space(space_file, {**SPACE, "ignore_index": 253})
+    assert load_crn(run, "cpu").label_space == space
+    space_file.unlink()
+    assert load_crn(run, "cpu").label_space == space
+
+    # A stored space edited in the checkpoint (another ignore id, one more class) is refused.
+    generator = run / "checkpoints" / "step_000002" / "generator.safetensors"
+    edited = crafted(generator, tmp_path / "edited.safetensors", _storing({**SPACE, "ignore_index": 253}))
     with pytest.raises(
         CheckpointError, match="ignore id 254, but label space 'garden' has 3 classes with ignore id 253"
     ):
-        load_crn(run, "cpu")
-    _write_space(space_file, {**SPACE, "classes": [*SPACE["classes"], {"name": "tree", "id": 4, "color": "#008000"}]})
+        load_crn(edited, "cpu")
+    more = {**SPACE, "classes": [*SPACE["classes"], {"name": "tree", "id": 4, "color": "#008000"}]}
     with pytest.raises(CheckpointError, match="trained on 3 classes"):
-        load_crn(run, "cpu")
+        load_crn(crafted(generator, tmp_path / "more.safetensors", _storing(more)), "cpu")
+
+
+def _storing(space: dict):
+    """An edit of a run config: its stored label space becomes ``space``."""
+    return lambda config: config["method_config"]["data"].update(label_space=LabelSpace.from_dict(space).to_dict())
 
 
 def test_segmenter_and_fcn_score_skip_the_spaces_ignore_id(tmp_path):

@@ -91,3 +91,35 @@ def test_many_problems_of_one_kind_are_abbreviated(tmp_path: Path, make_tree) ->
     assert len(report.problems) == 14 and image_path(tmp_path, "train", "testcity", stems[0]) == report.problems[0].path
     assert "... and 4 more [image without label]" in report.format()
     assert report.format(verbose=True).count("[image without label]") == 14
+
+
+@pytest.mark.parametrize("form", ["colour", "ids", "rgba"])
+def test_a_large_map_is_decoded_in_bounded_memory(tmp_path: Path, form: str, monkeypatch) -> None:
+    """Issue 15 item 11: decoding works in strips, so memory is a few bytes per pixel of the map.
+
+    Strips are made small here so that a 3-megapixel map behaves as a huge one does with the default.
+    """
+    import tracemalloc
+
+    from conftest import random_layout
+    from imsynth.data import strips
+    from imsynth.data.labels import iter_class_histogram
+
+    monkeypatch.setattr(strips, "STRIP_PIXELS", 1 << 14)
+    ids = random_layout(np.random.default_rng(0), (1500, 2000))
+    ids[:40, :40] = 0  # some void
+    image = {"colour": CITYSCAPES.colorize(ids), "ids": ids}.get(form)
+    if form == "rgba":
+        image = np.dstack([CITYSCAPES.colorize(ids), np.full(ids.shape, 255, np.uint8)])
+        image[:10, :10, 3] = 0  # transparent: becomes void
+    Image.fromarray(image).save(tmp_path / "big.png")
+    tracemalloc.start()
+    try:
+        report = inspect_paths([tmp_path / "big.png"], progress=False)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert report.ok and report.maps[0].size == (1500, 2000)
+    expected = dict((c.name, n) for c, n in iter_class_histogram(CITYSCAPES, ids))
+    assert dict(report.maps[0].histogram) == expected
+    assert peak < 6 * ids.size, f"{peak / ids.size:.1f} bytes per pixel"  # 17 to 45 before strips

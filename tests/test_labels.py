@@ -155,7 +155,7 @@ def test_unknown_id_in_grayscale(tmp_path: Path) -> None:
 def test_unreadable_file(tmp_path: Path) -> None:
     path = tmp_path / "broken.png"
     path.write_bytes(b"not a png")
-    with pytest.raises(LabelDecodeError, match="broken.png: not a readable image"):
+    with pytest.raises(LabelDecodeError, match="broken.png: not an image"):
         C.load(path)
     with pytest.raises(LabelDecodeError, match="no such file"):
         C.load(tmp_path / "absent.png")

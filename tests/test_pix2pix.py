@@ -56,13 +56,7 @@ TINY_G = GeneratorConfig(depth=4, ngf=8)  # "unet_16": sides must be multiples o
 TINY_D = DiscriminatorConfig(ndf=8, n_layers=2)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (and share the machine better)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -42,9 +42,8 @@ def _params(channels: int, affine: bool) -> tuple[torch.Tensor | None, torch.Ten
 @pytest.mark.parametrize("affine", [True, False])
 @pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("offset", [0.0, 20.0])
-def test_gpu_layer_norm_equals_f_layer_norm_values_and_gradients(
-    affine: bool, channels_last: bool, offset: float
-) -> None:
+def test_gpu_layer_norm_matches_the_cpu_kernel(affine: bool, channels_last: bool, offset: float) -> None:
+    """Values and gradients of the GPU formulation against the CPU's group_norm and float64."""
     torch.manual_seed(0)
     weight, bias = _params(12, affine)
     x = torch.randn(3, 12, 9, 14) * 2 + offset
@@ -56,13 +55,20 @@ def test_gpu_layer_norm_equals_f_layer_norm_values_and_gradients(
     new, old = layer_norm_2d(x, weight, bias), layer_norm_2d_fused(x, weight, bias)
     as_double = [None if t is None else t.detach().double() for t in (weight, bias)]
     truth = layer_norm_2d_fused(x.detach().double(), *as_double).float()
-    # Within 1e-6 of F.layer_norm; with a mean far from 0 both round x itself, and the new form is as exact.
-    torch.testing.assert_close(new, old, rtol=0, atol=1e-6 if offset == 0 else 4e-6)
-    assert (new - truth).abs().max() <= 1.5 * (old - truth).abs().max() + 1e-7
-    for a, b in zip(
-        torch.autograd.grad(new, params, upstream), torch.autograd.grad(old, params, upstream), strict=True
-    ):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-4 if a.dim() == 1 else 1e-6)  # 1-D: sums over 3*9*14
+    # Within 1e-6 of the CPU kernel and of float64. With a mean 10 standard deviations from 0, float32
+    # rounds x itself, and the CPU's group_norm kernel loses more (E[x^2] - mean^2: about 1e-4 here).
+    torch.testing.assert_close(new, truth, rtol=0, atol=1e-6 if offset == 0 else 4e-6)
+    assert (new - truth).abs().max() <= 1.5 * (old - truth).abs().max() + 1e-6
+    if offset == 0:
+        torch.testing.assert_close(new, old, rtol=0, atol=1e-6)
+    else:  # the gradients against float64 instead
+        params64 = [p.detach().double().requires_grad_() for p in params]
+        old = layer_norm_2d_fused(params64[0], *(params64[1:] if affine else [None, None]))
+        upstream = upstream.double()
+    grads_new = torch.autograd.grad(new, params, upstream.float())
+    grads_old = torch.autograd.grad(old, params if offset == 0 else params64, upstream)
+    for a, b in zip(grads_new, grads_old, strict=True):  # 1-D: sums over 3*9*14 elements
+        torch.testing.assert_close(a, b.float(), rtol=1e-5, atol=(1e-4 if a.dim() == 1 else 1e-6) * (1 + offset))
     if channels_last:
         assert new.is_contiguous(memory_format=torch.channels_last)  # no layout change inside the network
 
@@ -333,7 +339,7 @@ def test_gpu_targets_script_runs_tiny_without_the_packages_a_gpu_machine_lacks(
     assert set(result["targets"]) == {"crn_train", "crn_best_bf16", "crn_infer", "pix2pix_train", "synthesis"}
     assert all(value is not None for value in result["targets"].values())
     settings = {(row["part"].split(" ")[0], row["setting"].split(":")[0]) for row in result["rows"]}
-    assert ("CRN", "eager float32, old layer norm (F.layer_norm)") in settings and ("pix2pix", "defaults") in settings
+    assert ("CRN", "eager float32, old layer norm (F.group_norm)") in settings and ("pix2pix", "defaults") in settings
     assert any(row["part"].startswith("data stream") for row in result["rows"])
     assert any("random EfficientNet-Lite0 weights" in note for note in result["notes"])
     assert [p["step"] for p in result["profiles"]] == ["CRN eager", "CRN defaults", "pix2pix eager", "pix2pix defaults"]

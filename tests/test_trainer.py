@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +70,8 @@ class ToyDataset(Dataset):
 def _test_hooks(step: int) -> None:
     """Slow down (IMSYNTH_TOY_SLEEP seconds per step) or crash (at step IMSYNTH_TOY_CRASH_AT)."""
     time.sleep(float(os.environ.get("IMSYNTH_TOY_SLEEP", "0")))
+    if int(os.environ.get("IMSYNTH_TOY_SIGNAL_AT", "-1")) == step:  # a scheduler's warning, mid-step
+        os.kill(os.getpid(), signal.SIGUSR1)
     if int(os.environ.get("IMSYNTH_TOY_CRASH_AT", "-1")) == step:
         raise RuntimeError(f"simulated crash at step {step}")
 
@@ -160,13 +161,7 @@ def toy_train_config(out_dir: Path | str, **overrides: Any) -> TrainConfig:
     return TrainConfig(**settings)
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny convolutions are fastest (and most reproducible) on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def read_metrics(run: Path) -> list[dict[str, Any]]:
@@ -375,6 +370,74 @@ def test_sigkill_then_resume_gives_bitwise_identical_weights(tmp_path: Path) -> 
             assert torch.equal(want[index]["exp_avg_sq"], have[index]["exp_avg_sq"])
     lrs = [[r["lr/generator"] for r in read_metrics(run)] for run in (killed_run, reference_run)]
     assert lrs[0] == lrs[1]
+
+
+def _launch_toy(script: Path, run: Path, workers: int, mode: str, sleep: float = 0.0) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC_DIR), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.Popen(
+        [sys.executable, str(script), str(run), str(workers), mode],
+        env={**env, "IMSYNTH_TOY_SLEEP": str(sleep)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _assert_same_end(reference_run: Path, resumed_run: Path) -> None:
+    reference_ckpt, resumed_ckpt = load_checkpoint(reference_run), load_checkpoint(resumed_run)
+    assert reference_ckpt.step == resumed_ckpt.step == 20
+    assert_bitwise_equal(reference_ckpt.weights, resumed_ckpt.weights)
+    for name in ("generator", "discriminator"):
+        want = reference_ckpt.state["optimizers"][name]["state"]
+        have = resumed_ckpt.state["optimizers"][name]["state"]
+        for index in want:
+            assert torch.equal(want[index]["exp_avg_sq"], have[index]["exp_avg_sq"])
+    lrs = [[r["lr/generator"] for r in read_metrics(run)] for run in (resumed_run, reference_run)]
+    assert lrs[0] == lrs[1]
+
+
+@pytest.mark.slow
+def test_sigterm_saves_a_checkpoint_exits_cleanly_and_resumes_bitwise(tmp_path: Path) -> None:
+    """A scheduler's SIGTERM mid-run: the step finishes, a checkpoint is written, exit status 0; resuming
+    from it ends with the same weights, optimizer states and learning rates as an uninterrupted run."""
+    script = tmp_path / "train_toy.py"
+    script.write_text(KILL_SCRIPT.format(tests_dir=str(TESTS_DIR)))
+    reference_run, stopped_run = tmp_path / "reference", tmp_path / "stopped"
+    reference = _launch_toy(script, reference_run, 0, "fresh")
+    victim = _launch_toy(script, stopped_run, 1, "fresh", sleep=0.15)
+    deadline = time.monotonic() + 60
+    while not (stopped_run / "metrics.jsonl").is_file() or len(read_metrics(stopped_run)) < 7:
+        assert victim.poll() is None, victim.communicate()[0].decode()
+        assert time.monotonic() < deadline, "training did not reach step 7"
+        time.sleep(0.01)
+    victim.send_signal(signal.SIGTERM)  # between checkpoints (every 5 steps)
+    output = victim.communicate(timeout=60)[0].decode()
+    assert victim.returncode == 0, output
+    assert "SIGTERM received" in output
+    stopped_at = latest_step(stopped_run)
+    assert stopped_at is not None and 7 <= stopped_at < 20
+    assert load_checkpoint(stopped_run).step == stopped_at  # loadable, with its training state
+
+    resumed = _launch_toy(script, stopped_run, 0, "resume")
+    for process in (resumed, reference):
+        text = process.communicate(timeout=120)[0].decode()
+        assert process.returncode == 0, text
+    _assert_same_end(reference_run, stopped_run)
+
+
+def test_sigusr1_checkpoints_at_the_step_boundary_and_resumes_bitwise(tmp_path: Path, monkeypatch) -> None:
+    """SLURM's --signal=USR1 warning: training stops after the current step with a checkpoint; resuming
+    gives bitwise the weights of an uninterrupted run."""
+    reference_run, stopped_run = tmp_path / "reference", tmp_path / "stopped"
+    config = dict(max_steps=12, checkpoint_every=5, lr_schedule="linear_decay", decay_start_step=4)
+    Trainer(ToyMethod(ToyConfig()), toy_train_config(reference_run, **config), ToyDataset()).fit()
+    monkeypatch.setenv("IMSYNTH_TOY_SIGNAL_AT", "6")
+    result = Trainer(ToyMethod(ToyConfig()), toy_train_config(stopped_run, **config), ToyDataset()).fit()
+    assert result.stop_reason == "SIGUSR1" and result.step == 7 and latest_step(stopped_run) == 7
+    assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL  # the handler is removed again
+    monkeypatch.delenv("IMSYNTH_TOY_SIGNAL_AT")
+    resumed = Trainer(ToyMethod(ToyConfig()), toy_train_config(stopped_run, **config), ToyDataset(), resume=True)
+    assert resumed.fit().step == 12
+    assert_bitwise_equal(load_checkpoint(reference_run).weights, load_checkpoint(stopped_run).weights)
 
 
 def test_data_stream_resumes_at_any_position() -> None:

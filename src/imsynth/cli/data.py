@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from imsynth.cli.options import SIZE
+from imsynth.cli.options import COLOR_TOLERANCE, SIZE
 
 
 @click.group("data")
@@ -49,7 +49,10 @@ def streets_command(out_dir: Path, n_train: int, n_val: int, size: tuple[int, in
     help="'cityscapes' or a .json/.yaml/.csv file of (name, id, color) per class.",
 )
 @click.option(
-    "--color-tolerance", type=float, default=None, help="Largest RGB distance snapped to a palette colour (default 40)."
+    "--color-tolerance",
+    type=COLOR_TOLERANCE,
+    default=None,
+    help="Largest RGB distance snapped to a palette colour (default 40).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="One line per label map.")
 def inspect_command(paths: tuple[Path, ...], label_space: str, color_tolerance: float | None, verbose: bool) -> None:
@@ -79,9 +82,9 @@ def inspect_command(paths: tuple[Path, ...], label_space: str, color_tolerance: 
     default=None,
     help="A Cityscapes-format dataset to show; default: render street scenes directly.",
 )
-@click.option("--split", default="val", show_default=True)
+@click.option("--split", default="val", show_default=True, help="Split whose layouts are shown (with --data).")
 @click.option("--size", type=SIZE, default="256x512", show_default=True, help="Rendered scene size.")
-@click.option("--scenes", type=click.IntRange(1), default=4, show_default=True)
+@click.option("--scenes", type=click.IntRange(1), default=4, show_default=True, help="Scenes (rows) on the sheet.")
 @click.option(
     "--appearances",
     type=click.IntRange(1),
@@ -89,7 +92,7 @@ def inspect_command(paths: tuple[Path, ...], label_space: str, color_tolerance: 
     show_default=True,
     help="Photos of one shared layout (rendered scenes only).",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the scenes and appearances drawn.")
 def sheet_command(
     out_file: Path, data_root: Path | None, split: str, size: tuple[int, int], scenes: int, appearances: int, seed: int
 ) -> None:

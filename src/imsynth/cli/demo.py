@@ -14,7 +14,8 @@ from pathlib import Path
 
 import click
 
-from imsynth.cli.options import SIZE
+from imsynth.cli.options import SIZE, device_option
+from imsynth.utils.console import say
 
 
 @click.command("demo")
@@ -30,11 +31,13 @@ from imsynth.cli.options import SIZE
 @click.option("--train", "n_train", type=click.IntRange(1), default=400, show_default=True, help="Training scenes.")
 @click.option("--val", "n_val", type=click.IntRange(1), default=24, show_default=True, help="Held-out scenes.")
 @click.option(
+    "--max-minutes",
     "--minutes",
+    "minutes",
     type=click.FloatRange(min=0, min_open=True),
     default=12.0,
     show_default=True,
-    help="Training budget (wall clock).",
+    help="Training budget (wall clock) of this invocation, as in `imsynth train`.",
 )
 @click.option("--variants", type=click.IntRange(1), default=3, show_default=True, help="k images per layout.")
 @click.option(
@@ -44,8 +47,8 @@ from imsynth.cli.options import SIZE
     show_default=True,
     help="Fraction of the paper's feature widths (1/16 trains on a laptop CPU).",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", default="auto", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the scenes and of training.")
+@device_option
 def demo_command(
     out_dir: Path,
     size: tuple[int, int],
@@ -71,15 +74,15 @@ def demo_command(
     start = time.perf_counter()
     data_root = out_dir / "streets"
     if not is_streets_dataset(data_root):
-        click.echo(f"[1/3] rendering {n_train} + {n_val} street scenes at {size[0]}x{size[1]} into {data_root}")
+        say(f"[1/3] rendering {n_train} + {n_val} street scenes at {size[0]}x{size[1]} into {data_root}")
         ensure_streets_dataset(data_root, n_train, n_val, size, seed)
     else:
-        click.echo(f"[1/3] using the street scenes already in {data_root}")
+        say(f"[1/3] using the street scenes already in {data_root}")
     save_image(out_dir / "contact_sheet.png", contact_sheet(data_root, "val", count=8))
 
     run_dir = out_dir / "crn"
     resume = find_latest(run_dir / CHECKPOINTS_DIR) is not None
-    click.echo(f"[2/3] {'resuming' if resume else 'training'} a CRN for {minutes:g} minutes in {run_dir}")
+    say(f"[2/3] {'resuming' if resume else 'training'} a CRN for {minutes:g} minutes in {run_dir}")
     config = CRNMethodConfig(
         model=CRNConfig(height=size[0], width=size[1], num_variants=variants, width_multiplier=width_multiplier),
         data=CRNDataConfig(root=str(data_root)),
@@ -99,10 +102,10 @@ def demo_command(
     )
     run_training(method, train, method.build_dataset(seed), resume=resume)
 
-    click.echo("[3/3] synthesizing the held-out layouts")
+    say("[3/3] synthesizing the held-out layouts")
     appearance = appearance_on_split(run_dir, data_root, "val", count=None)
     report = write_run_report(run_dir, data_root, "val", count=6, variants=variants, appearance=appearance)
-    click.echo(f"photographic? {appearance_summary(appearance)}")
+    say(f"photographic? {appearance_summary(appearance)}")
     click.echo(
         f"contact sheet: {out_dir / 'contact_sheet.png'}\nreport: {report}\n"
         f"done in {(time.perf_counter() - start) / 60:.1f} min"

@@ -11,17 +11,22 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from imsynth.cli.options import SIZE
-from imsynth.cli.train import resolve_streets, train_method, train_options
+from imsynth.cli.configure import field_option
+from imsynth.cli.options import SIZE, device_option
+from imsynth.cli.prepare import prepare_layout_pairs, resolve_streets, size_fields
+from imsynth.cli.train import train_method, train_options
+from imsynth.utils.console import say
+
+_STREETS_SIZE = (256, 512)  # what `imsynth train crn/pix2pix --data streets` renders by default
 
 if TYPE_CHECKING:
     from imsynth.evaluation.scoring import EvaluationSettings
-    from imsynth.training import TrainConfig
 
 
 def _metric_options(func):
@@ -30,8 +35,8 @@ def _metric_options(func):
         click.option(
             "--data",
             required=True,
-            type=click.Path(exists=True, file_okay=False, path_type=Path),
-            help="Cityscapes-format dataset root with the test layouts and their real photos.",
+            help="Cityscapes-format dataset root with the test layouts and their real photos, or 'streets' "
+            "(the embedded street scenes the run was trained on, as in `imsynth train`).",
         ),
         click.option("--split", default="val", show_default=True, help="Split whose layouts are synthesized."),
         click.option(
@@ -73,21 +78,47 @@ def _metric_options(func):
             is_flag=True,
             help="Fail unless the FID Inception weights are found (default: FID only when they are).",
         ),
-        click.option("--device", default="auto", show_default=True),
+        device_option,
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def _settings(params: dict[str, Any]) -> EvaluationSettings:
+_SIZED_RUN = re.compile(r"^(.*)@\d+x\d+$")
+
+
+def _evaluation_data(data: str, checkpoints: list[str]) -> Path:
+    """``--data``: a dataset folder, or ``streets``: the street scenes the (first) run trained on, else the
+    embedded scenes at the size ``imsynth train --data streets`` renders by default."""
+    if data != "streets":
+        path = Path(data)
+        if not path.is_dir():
+            raise click.UsageError(f"--data {data}: no such folder (or use --data streets)")
+        return path
+    from imsynth.data.streets import is_streets_dataset
+    from imsynth.runs import CheckpointError, read_checkpoint_config
+
+    for checkpoint in checkpoints:
+        match = _SIZED_RUN.match(checkpoint)
+        try:
+            config = read_checkpoint_config(match.group(1) if match else checkpoint)
+        except (CheckpointError, OSError, ValueError):
+            continue
+        root = str(((config.get("method_config") or {}).get("data") or {}).get("root") or "")
+        if root and is_streets_dataset(Path(root)):
+            return Path(root)
+    return resolve_streets("streets", _STREETS_SIZE)
+
+
+def _settings(params: dict[str, Any], checkpoints: list[str]) -> EvaluationSettings:
     """The evaluation settings of the shared options (FID weights: option, else the env variable)."""
     from imsynth.evaluation.evaluate import EvaluationSettings
     from imsynth.models.backbones.inception import INCEPTION_ENV_VAR
 
     weights = params["inception_weights"] or os.environ.get(INCEPTION_ENV_VAR) or None
     return EvaluationSettings(
-        data_root=params["data"],
+        data_root=_evaluation_data(params["data"], checkpoints),
         split=params["split"],
         count=params["count"],
         variants=params["variants"],
@@ -140,17 +171,17 @@ def evaluate_command(
     from imsynth.evaluation.evaluate import default_output_dir, evaluate_run
 
     try:
-        settings = _settings(params)
+        settings = _settings(params, [str(checkpoint)])
         out_dir = out_dir or default_output_dir(checkpoint, settings.split)
-        result = evaluate_run(checkpoint, settings, out_dir, log=click.echo, size=synthesis_size)
+        result = evaluate_run(checkpoint, settings, out_dir, log=say, size=synthesis_size)
     except _known_errors() as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(result.summary_line())
-    click.echo(f"wrote {out_dir / 'metrics.json'} and {out_dir / 'report.html'}")
+    say(f"wrote {out_dir / 'metrics.json'} and {out_dir / 'report.html'}")
 
 
 @click.command("compare")
-@click.argument("runs", nargs=-1, required=True)
+@click.argument("runs", nargs=-1, required=True, metavar="RUN...")
 @click.option(
     "--out",
     "out_dir",
@@ -168,69 +199,65 @@ def compare_command(runs: tuple[str, ...], out_dir: Path, **params: Any) -> None
     from imsynth.evaluation.compare import compare_runs
 
     try:
-        settings = _settings(params)
-        result = compare_runs(list(runs), settings, out_dir, log=click.echo)
+        settings = _settings(params, list(runs))
+        result = compare_runs(list(runs), settings, out_dir, log=say)
     except _known_errors() as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(result.markdown_table())
-    click.echo(f"wrote {out_dir / 'metrics.json'}, {out_dir / 'table.md'} and {out_dir / 'report.html'}")
+    say(f"wrote {out_dir / 'metrics.json'}, {out_dir / 'table.md'} and {out_dir / 'report.html'}")
 
 
 @click.command("segmenter")
-@train_options
-@click.option(
+@train_options(lr=1e-3, batch_size=4)
+@field_option(
     "--size",
+    field=size_fields,
     type=SIZE,
     default="128x256",
     show_default=True,
-    help="Training HEIGHTxWIDTH; photos are resized to it (evaluation resizes to it as well).",
+    help="Training HEIGHTxWIDTH; photos are resized to it (evaluation resizes to it as well). "
+    "[config: model.height, model.width]",
 )
-@click.option(
+@field_option(
     "--width-multiplier",
+    field="model.width_multiplier",
     type=click.FloatRange(min=0, min_open=True),
     default=0.5,
     show_default=True,
     help="Scales the widths (32, 64, 128, 128) of the backbone, ASPP and decoder.",
 )
-@click.option("--label-space", default="cityscapes", show_default=True)
-@click.option(
+@field_option(
+    "--label-space",
+    field="data.label_space",
+    default="cityscapes",
+    show_default=True,
+    help="Label space of the layouts (its class count sets the model's).",
+)
+@field_option(
     "--val-split",
+    field="data.val_split",
     default="val",
     show_default=True,
     help="Real photos scored after training (RUN/val_metrics.json); '' skips it.",
 )
 @click.pass_context
-def train_segmenter(
-    ctx: click.Context, size: tuple[int, int], width_multiplier: float, label_space: str, val_split: str, **params: Any
-) -> None:
+def train_segmenter(ctx: click.Context, **params: Any) -> None:
     """Segmentation network for the FCN-score, trained on the REAL photos.
 
     Dilated residual backbone + ASPP + DeepLab v3+ decoder, per-pixel cross-entropy (ignore
-    index of the label space), Adam lr 1e-3, betas (0.9, 0.999); batch size 4 unless --batch-size is given.
+    index of the label space), Adam lr 1e-3, betas (0.9, 0.999), batch size 4.
     """
     from imsynth.data.datasets import DatasetError
-    from imsynth.data.labels import get_label_space
     from imsynth.evaluation.fcn_score import write_segmenter_validation
-    from imsynth.methods.segmenter import SegmenterDataConfig, SegmenterMethod, SegmenterMethodConfig
-    from imsynth.models.segmenter import SegmenterConfig
+    from imsynth.methods.segmenter import SegmenterMethod
 
-    def configure(train: TrainConfig) -> SegmenterMethodConfig:
-        data_root = resolve_streets(params["data"], size)
-        space = get_label_space(label_space)
-        return SegmenterMethodConfig(
-            model=SegmenterConfig(
-                num_classes=space.num_classes, width_multiplier=width_multiplier, height=size[0], width=size[1]
-            ),
-            data=SegmenterDataConfig(root=str(data_root), label_space=label_space, val_split=val_split),
-        )
-
-    method, train_config = train_method(ctx, params, SegmenterMethod, configure)
+    method, train_config = train_method(ctx, params, SegmenterMethod, prepare_layout_pairs)
     config = method.config
     split = config.data.val_split
     if not split:
         return
     try:
-        record = write_segmenter_validation(train_config.out_dir, config.data.root, split, params["device"])
+        record = write_segmenter_validation(train_config.out_dir, config.data.root, split, train_config.device)
     except (ValueError, DatasetError) as exc:
         click.echo(f"validation on real photos skipped: {exc}")
         return

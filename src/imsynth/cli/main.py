@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import click
 
 from imsynth import __version__
@@ -13,14 +15,29 @@ from imsynth.cli.pix2pix import export_command, train_pix2pix, translate_command
 from imsynth.cli.serve import serve_command
 from imsynth.cli.synthesize import synthesize_command
 from imsynth.cli.train import train_group
+from imsynth.utils.console import is_quiet, set_quiet
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 @click.group(context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="imsynth")
-def cli() -> None:
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="No progress bars or informational lines: errors and each command's result only (imsynth -q train ...).",
+)
+@click.pass_context
+def cli(ctx: click.Context, quiet: bool) -> None:
     """imsynth: learned photographic image synthesis from semantic layouts."""
+    from PIL import Image
+
+    # The commands check image sizes themselves (imsynth.data.imagefile) and say so clearly.
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+    if quiet and not is_quiet():
+        set_quiet(True)
+        ctx.call_on_close(lambda: set_quiet(False))
 
 
 cli.add_command(data_group)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import warnings
 from pathlib import Path
 
 import click
@@ -63,6 +64,7 @@ def serve_command(
         import uvicorn
 
         from imsynth.serving.app import ServingLimits, create_app, load_packaged_synthesizer, model_grid_size
+        from imsynth.serving.guard import LOOPBACK_HOSTS
     except ImportError as exc:
         raise click.ClickException(
             f"{exc}. The painter needs the 'serve' extra: pip install 'imsynth[serve]'"
@@ -75,13 +77,17 @@ def serve_command(
     limits = ServingLimits(
         max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pixels=int(max_megapixels * 1_000_000)
     )
-    # Process-wide decompression-bomb guard: Pillow refuses any image far beyond the limit.
+    # Process-wide decompression-bomb guard: Pillow refuses any image far beyond the limit. Its warnings
+    # about broken uploads are not logged: each such upload is answered with a 400 that names the problem.
     Image.MAX_IMAGE_PIXELS = limits.max_pixels
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
     try:
         synthesizer = load_synthesizer(checkpoint, device) if checkpoint else load_packaged_synthesizer(device)
     except CheckpointError as exc:
         raise click.ClickException(str(exc)) from None
-    app = create_app(synthesizer, limits)
+    # On a loopback address only loopback Host names are served: a DNS-rebinding page cannot reach the painter.
+    allowed_hosts = (*LOOPBACK_HOSTS, host) if is_loopback(host) else None
+    app = create_app(synthesizer, limits, allowed_hosts=allowed_hosts)
 
     height, width = model_grid_size(synthesizer)
     source = checkpoint or "packaged street-scene checkpoint"

@@ -1,155 +1,222 @@
 """``imsynth train <method>``: every method shares the trainer and these options.
 
-Common options: ``--data``, ``--out RUN_DIR``, ``--max-steps``, ``--max-minutes``, ``--resume RUN_DIR``
-and the optimisation / hardware / logging settings of :class:`~imsynth.training.TrainConfig`.
-A resumed run takes its whole config from ``RUN_DIR/config.yaml``; only run-control options
-given on the command line (``--max-steps``, ``--max-minutes``, logging, workers, device) change.
+Every option sets a config field (``--help`` names it: ``[config: train.max_steps]``); ``--config FILE``
+and ``--set KEY=VALUE`` reach every other field of the method's and the trainer's dataclasses
+(:mod:`imsynth.cli.configure`). The same command line starts a run and, once ``--out`` holds one,
+continues it (same config: the latest checkpoint; another config: refused with the differences).
+``--resume RUN_DIR`` continues a run with its saved config; only run-control settings
+(``--max-steps``, ``--max-minutes``, logging, workers, device) may be given with it.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from click.core import ParameterSource
 
+from imsynth.cli.configure import FieldOption, config_file_option, field_option, given_options, option_layers
 from imsynth.cli.options import SIZE
+from imsynth.cli.prepare import prepare_layout_pairs, size_fields
+from imsynth.utils.console import say
 
 if TYPE_CHECKING:
     from imsynth.training import TrainConfig, TrainingMethod
 
-# Options that map 1:1 onto TrainConfig fields (CLI name -> field).
-_TRAIN_FIELDS = {
-    "max_steps": "max_steps",
-    "max_minutes": "max_minutes",
-    "batch_size": "batch_size",
-    "lr": "lr",
-    "seed": "seed",
-    "device": "device",
-    "amp": "amp",
-    "channels_last": "channels_last",
-    "workers": "num_workers",
-    "log_every": "log_every",
-    "sample_every": "sample_every",
-    "checkpoint_every": "checkpoint_every",
-    "deterministic": "deterministic",
-    "compile": "compile",
-}
+#: Options that steer the command rather than set a field.
+_CONTROL_OPTIONS = ("resume", "config_file", "set_items", "print_config")
 
 
-def train_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorate a ``train <method>`` command with the options every method shares."""
+def train_options(*, lr: float, batch_size: int = 1) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a ``train <method>`` command with the options every method shares.
+
+    ``lr`` and ``batch_size``: the method's recipe (shown as the defaults; ``tests/test_recipes.py``
+    checks they are the recipe's).
+    """
     options = [
-        click.option(
+        field_option(
             "--data",
+            field="data.root",
             default=None,
             help="Dataset root in the layout this method reads (Cityscapes "
             "format for crn and segmenter; also aligned A|B or A/ B/ folders for pix2pix; a photo "
             "folder for the colorizer), or 'streets' for the embedded procedural street scenes "
             "(rendered once into a cache).",
         ),
-        click.option(
+        field_option(
             "--out",
             "out_dir",
+            field="train.out_dir",
             type=click.Path(file_okay=False, path_type=Path),
             default=None,
-            help="Run folder (config, checkpoints, logs, samples).",
+            help="Run folder (config, checkpoints, logs, samples). If it already holds a run with the same "
+            "config, training continues from its latest checkpoint.",
         ),
         click.option(
             "--resume",
-            "resume_dir",
-            type=click.Path(file_okay=False, exists=True, path_type=Path),
             default=None,
-            help="Continue the run in this folder with its saved config.",
+            metavar="RUN_DIR|auto",
+            help="Continue the run in RUN_DIR with its saved config; 'auto': continue --out if it holds a run, "
+            "else start it (what the command does anyway; for restart scripts).",
         ),
-        click.option("--max-steps", type=click.IntRange(1), default=100_000, show_default=True),
-        click.option(
+        config_file_option,
+        field_option(
+            "--max-steps",
+            field="train.max_steps",
+            type=click.IntRange(1),
+            default=100_000,
+            show_default=True,
+            help="Training steps (optimizer updates) of the whole run.",
+        ),
+        field_option(
             "--max-minutes",
+            field="train.max_minutes",
             type=click.FloatRange(min=0, min_open=True),
             default=None,
-            help="Wall-clock budget; a final checkpoint is saved when it runs out.",
+            help="Wall-clock budget of this invocation; a final checkpoint is saved when it runs out.",
         ),
-        click.option("--batch-size", type=click.IntRange(1), default=1, show_default=True),
-        click.option("--lr", type=float, default=None, help="Learning rate (default: the method's paper value)."),
-        click.option("--seed", type=int, default=0, show_default=True),
-        click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N"),
-        click.option(
+        field_option(
+            "--batch-size",
+            field="train.batch_size",
+            type=click.IntRange(1),
+            default=batch_size,
+            show_default=True,
+            help="Images per step (the method's recipe by default).",
+        ),
+        field_option(
+            "--lr",
+            field="train.lr",
+            type=click.FloatRange(min=0, min_open=True),
+            default=lr,
+            show_default=True,
+            help="Learning rate (the method's paper value by default).",
+        ),
+        field_option(
+            "--seed",
+            field="train.seed",
+            type=int,
+            default=0,
+            show_default=True,
+            help="Seed of initialisation, data order and augmentation.",
+        ),
+        field_option(
+            "--device", field="train.device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N"
+        ),
+        field_option(
             "--amp/--no-amp",
+            field="train.amp",
             default=True,
             show_default=True,
-            help="Mixed precision on CUDA: bfloat16 autocast (float16 with loss scaling on GPUs without bf16).",
+            help="Mixed precision on CUDA: bfloat16 autocast (float16 with loss scaling on GPUs without bfloat16; "
+            "--set train.amp_dtype=float16).",
         ),
-        click.option(
+        field_option(
             "--channels-last/--no-channels-last",
+            field="train.channels_last",
             default=None,
-            help="Channels-last memory format  [default: on with CUDA, off on the CPU]",
+            help="NHWC memory format (faster convolutions on recent GPUs)  [default: on with CUDA, off on the CPU]",
         ),
-        click.option(
+        field_option(
             "--compile/--no-compile",
+            field="train.compile",
             default=None,
             help="torch.compile the networks: slow first steps, then faster; falls back to eager if it fails  "
             "[default: on with CUDA (one process), off on the CPU]",
         ),
-        click.option("--deterministic", is_flag=True, help="Deterministic algorithms (bitwise resume on CPU)."),
-        click.option(
+        field_option(
+            "--deterministic",
+            field="train.deterministic",
+            is_flag=True,
+            help="Deterministic algorithms (bitwise resume on CPU).",
+        ),
+        field_option(
             "--workers",
+            field="train.num_workers",
             type=click.IntRange(0),
             default=None,
             help="Data-loading worker processes  [default: min(8, cores - 1) with CUDA, min(4, cores) - 1 on "
             "the CPU; cores per process under torchrun]",
         ),
-        click.option("--log-every", type=click.IntRange(1), default=25, show_default=True),
-        click.option("--sample-every", type=click.IntRange(1), default=500, show_default=True),
-        click.option("--checkpoint-every", type=click.IntRange(1), default=1000, show_default=True),
+        field_option(
+            "--log-every",
+            field="train.log_every",
+            type=click.IntRange(1),
+            default=25,
+            show_default=True,
+            help="Steps between logged scalars (metrics.jsonl, TensorBoard).",
+        ),
+        field_option(
+            "--sample-every",
+            field="train.sample_every",
+            type=click.IntRange(1),
+            default=500,
+            show_default=True,
+            help="Steps between sample grids (samples/, TensorBoard).",
+        ),
+        field_option(
+            "--checkpoint-every",
+            field="train.checkpoint_every",
+            type=click.IntRange(1),
+            default=1000,
+            show_default=True,
+            help="Steps between checkpoints.",
+        ),
     ]
-    return functools.reduce(lambda f, option: option(f), reversed(options), func)
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        return functools.reduce(lambda f, option: option(f), reversed(options), func)
+
+    return decorate
 
 
-def _explicit(ctx: click.Context, name: str) -> bool:
-    return ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None)
-
-
-#: Shared options whose default is the method's recipe (they pass on only when given).
-_RECIPE_OPTIONS = ("lr", "batch_size")
+Prepare = Callable[[Any, "TrainConfig", bool], None]
+"""``prepare(method_config, train, dry_run)``: fill derived fields (label space -> class count) and, unless
+``dry_run``, make what the config names exist (render ``--data streets``, compute a colour prior)."""
 
 
 def train_method(
     ctx: click.Context,
     params: dict[str, Any],
     method_cls: type[TrainingMethod[Any]],
-    configure: Callable[[TrainConfig], Any],
-    **recipe_settings: Any,
+    prepare: Prepare | None = None,
 ) -> tuple[TrainingMethod[Any], TrainConfig]:
-    """Start a run of ``method_cls`` in ``--out`` or continue ``--resume RUN``, then train it.
-
-    A new run takes the method's recipe (lr, betas, schedule...; ``recipe_settings`` and the shared
-    options override it) and its config from ``configure(train_config)``. A resumed run takes both from
-    the run folder through the method registry; only run-control options may change.
-    """
+    """Start the run the options, ``--config`` and ``--set`` describe, continue it, or ``--resume RUN``."""
     from imsynth.data.datasets import DatasetError
     from imsynth.methods import resume_method
+    from imsynth.methods.runconfig import build_run, read_config_file, resumed_train_config, run_view
     from imsynth.models.backbones import WeightsNotFoundError
-    from imsynth.runs import CheckpointError, NotARunError
+    from imsynth.runs import CheckpointError, NotARunError, find_latest
+    from imsynth.runs.files import CHECKPOINTS_DIR
+    from imsynth.utils.config import parse_overrides, to_dict
 
-    resuming = params["resume_dir"] is not None
+    defaults, given = option_layers(ctx)
+    resume = params["resume"]
     try:
-        if resuming:
-            method, train = resume_method(params["resume_dir"], method_cls.name)
-            _override_run_control(ctx, params, train)
+        overrides = parse_overrides(params["set_items"])
+        if resume is not None and resume != "auto":
+            run_dir = _resume_folder(ctx, resume)
+            method, saved = resume_method(run_dir, method_cls.name)
+            train = resumed_train_config(saved, [given, overrides], run_dir)
+            resuming = True
         else:
-            if params["out_dir"] is None:
+            layers = [defaults, read_config_file(params["config_file"]) if params["config_file"] else {}, given]
+            layers.append(overrides)
+            train, config = build_run(method_cls, layers)
+            if not any("out_dir" in (layer.get("train") or {}) for layer in layers[1:]):
                 raise click.UsageError("--out RUN_DIR is required for a new run (or --resume RUN_DIR)")
-            settings = {
-                field: params[option]
-                for option, field in _TRAIN_FIELDS.items()
-                if option not in _RECIPE_OPTIONS or _explicit(ctx, option)
-            }
-            train = method_cls.recipe.train_config(out_dir=params["out_dir"], **{**recipe_settings, **settings})
-            method = method_cls(configure(train))
+            if prepare is not None:
+                prepare(config, train, params["print_config"])
+            method = method_cls(config)
+            resuming = find_latest(Path(train.out_dir) / CHECKPOINTS_DIR) is not None
+        if params["print_config"]:
+            import yaml
+
+            click.echo(yaml.safe_dump(run_view(method.name, train, to_dict(method.config)), sort_keys=False), nl=False)
+            ctx.exit(0)
+        if resuming and resume is None:
+            say(f"{train.out_dir} holds this run: continuing it from its latest checkpoint")
         dataset = method.build_dataset(train.seed)
     except NotARunError as exc:
         raise click.UsageError(str(exc)) from None
@@ -159,56 +226,61 @@ def train_method(
     return method, train
 
 
-def _override_run_control(ctx: click.Context, params: dict[str, Any], train: TrainConfig) -> None:
-    """Apply the explicitly given shared options to a resumed run's saved settings."""
+def _resume_folder(ctx: click.Context, resume: str) -> Path:
+    """``--resume RUN_DIR``: the folder, after refusing the options that would change the run."""
     from imsynth.training.config import RESUMABLE_TRAIN_FIELDS
 
-    for option, field in _TRAIN_FIELDS.items():
-        if _explicit(ctx, option):
-            if field not in RESUMABLE_TRAIN_FIELDS:
-                raise click.UsageError(
-                    f"--{option.replace('_', '-')} cannot change when resuming (it changes the training trajectory)"
-                )
-            setattr(train, field, params[option])
+    def allowed(param: click.Parameter) -> bool:
+        if param.name in _CONTROL_OPTIONS and param.name != "config_file":
+            return True
+        if not isinstance(param, FieldOption) or param.name == "out_dir":
+            return False
+        keys = param.overrides(ctx.params.get(param.name))
+        return all(key.startswith("train.") and key[6:] in RESUMABLE_TRAIN_FIELDS for key in keys)
 
-
-def resolve_streets(data: str | None, size: tuple[int, int], n_train: int = 500, n_val: int = 50) -> Path:
-    """``--data streets`` -> the rendered embedded dataset (cached by size); a path -> itself."""
-    if data is None:
-        raise click.UsageError("--data is required: a Cityscapes-format folder or 'streets'")
-    if data != "streets":
-        path = Path(data)
-        if not path.exists():
-            raise click.UsageError(f"--data {data}: no such folder (or use --data streets)")
-        return path
-    cache = Path(os.environ.get("IMSYNTH_CACHE", Path.home() / ".cache" / "imsynth"))
-    root = cache / f"streets_{size[0]}x{size[1]}_{n_train}_{n_val}"
-    from imsynth.data.streets import ensure_streets_dataset, is_streets_dataset
-
-    if not is_streets_dataset(root):
-        click.echo(f"rendering the embedded street dataset into {root} (once)")
-        ensure_streets_dataset(root, n_train, n_val, size)
-    return root
+    refused = given_options(ctx, allowed)
+    if refused:
+        raise click.UsageError(
+            f"{', '.join(refused)} cannot be given with --resume {resume}: a resumed run keeps the settings it "
+            f"was started with ({Path(resume) / 'config.yaml'}). Only run-control options may change "
+            "(--max-steps, --max-minutes, --device, --workers, logging and checkpoint intervals)."
+        )
+    run_dir = Path(resume)
+    if not run_dir.is_dir():
+        raise click.UsageError(f"--resume {resume}: no such run folder (or --resume auto with --out RUN_DIR)")
+    return run_dir
 
 
 def run_training(method, train_config, dataset, resume: bool) -> None:
-    """Build the trainer and fit, turning known failures into one clear message."""
+    """Build the trainer and fit, turning known failures into one clear message in the command's terms."""
     from imsynth.runs import CheckpointError
     from imsynth.training import Trainer
     from imsynth.training.config import ConfigMismatchError
     from imsynth.training.distributed import DistributedSetupError, environment, shutdown_distributed
-    from imsynth.training.trainer import RunExistsError, TrainingDivergedError
+    from imsynth.training.trainer import RunExistsError, RunWriteError, TrainingDivergedError
 
+    out, name = train_config.out_dir, method.name
     try:
         result = Trainer(method, train_config, dataset, resume=resume).fit()
-    except (RunExistsError, ConfigMismatchError, CheckpointError, DistributedSetupError) as exc:
+    except ConfigMismatchError as exc:
+        listing = "\n  ".join(exc.differences)
+        raise click.ClickException(
+            f"{out} holds a run started with other settings:\n  {listing}\nTrain into another --out, or continue "
+            f"that run as it was with `imsynth train {name} --resume {out}`."
+        ) from None
+    except (RunExistsError, RunWriteError, CheckpointError, DistributedSetupError) as exc:
         raise click.ClickException(str(exc)) from None
     except TrainingDivergedError as exc:
         raise click.ClickException(f"training diverged: {exc}") from None
+    except KeyboardInterrupt:
+        click.echo(
+            f"interrupted; continue from the latest checkpoint with `imsynth train {name} --resume {out}`", err=True
+        )
+        raise SystemExit(130) from None
     finally:
         shutdown_distributed()  # a no-op unless launched by torchrun with several processes
     if environment().is_main:
-        click.echo(f"run folder: {train_config.out_dir} (checkpoint {result.checkpoint})")
+        click.echo(f"run folder: {out} (checkpoint {result.checkpoint})")
 
 
 @click.group("train")
@@ -217,75 +289,63 @@ def train_group() -> None:
 
 
 @train_group.command("crn")
-@train_options
-@click.option(
+@train_options(lr=1e-4)
+@field_option(
     "--size",
+    field=size_fields,
     type=SIZE,
     default="256x512",
     show_default=True,
-    help="Output HEIGHTxWIDTH: base 4x8 times a power of two (7 modules at 256x512).",
+    help="Output HEIGHTxWIDTH: base 4x8 times a power of two (7 modules at 256x512). [config: model.height, "
+    "model.width]",
 )
-@click.option(
+@field_option(
     "--variants",
+    field="model.num_variants",
     type=click.IntRange(1),
     default=9,
     show_default=True,
     help="k images per layout (diversity loss when k > 1; paper: 9).",
 )
-@click.option(
+@field_option(
     "--width-multiplier",
+    field="model.width_multiplier",
     type=click.FloatRange(min=0, min_open=True),
     default=1.0,
     show_default=True,
     help="Scales the paper's feature widths (e.g. 0.0625 for a small CPU model).",
 )
-@click.option(
+@field_option(
     "--backbone",
+    field="loss.backbone",
     type=click.Choice(["auto", "vgg19", "efficientnet_lite0", "efficientnet_lite2"]),
     default="auto",
     show_default=True,
     help="Loss network: VGG-19 when its weights are found, else EfficientNet-Lite0 (offline).",
 )
-@click.option(
+@field_option(
     "--vgg-weights",
+    field="loss.vgg_weights",
     type=click.Path(dir_okay=False, exists=True),
     default=None,
     help="torchvision-format VGG-19 weights (vgg19-dcbb9e9d.pth).",
 )
-@click.option("--label-space", default="cityscapes", show_default=True)
-@click.option("--activation-checkpointing", is_flag=True, help="Recompute activations: less memory, more time.")
+@field_option(
+    "--label-space",
+    field="data.label_space",
+    default="cityscapes",
+    show_default=True,
+    help="Label space of the layouts (its class count sets the model's).",
+)
+@field_option(
+    "--activation-checkpointing",
+    field="model.activation_checkpointing",
+    is_flag=True,
+    help="Recompute activations: less memory, more time.",
+)
 @click.pass_context
-def train_crn(
-    ctx: click.Context,
-    size: tuple[int, int],
-    variants: int,
-    width_multiplier: float,
-    backbone: str,
-    vgg_weights: str | None,
-    label_space: str,
-    activation_checkpointing: bool,
-    **params: Any,
-) -> None:
+def train_crn(ctx: click.Context, **params: Any) -> None:
     """Cascaded Refinement Network (Chen & Koltun 2017): label map -> k photographs."""
-    from imsynth.data.labels import get_label_space
-    from imsynth.methods.crn import CRNDataConfig, CRNMethod, CRNMethodConfig, PerceptualLossConfig
-    from imsynth.models.crn import CRNConfig
+    from imsynth.methods.crn import CRNMethod
 
-    def configure(train: TrainConfig) -> CRNMethodConfig:
-        data_root = resolve_streets(params["data"], size)
-        space = get_label_space(label_space)
-        return CRNMethodConfig(
-            model=CRNConfig(
-                height=size[0],
-                width=size[1],
-                num_classes=space.num_classes,
-                ignore_index=space.ignore_index,
-                num_variants=variants,
-                width_multiplier=width_multiplier,
-                activation_checkpointing=activation_checkpointing,
-            ),
-            loss=PerceptualLossConfig(backbone=backbone, vgg_weights=vgg_weights),
-            data=CRNDataConfig(root=str(data_root), label_space=label_space),
-        )
-
-    train_method(ctx, params, CRNMethod, configure)
+    train_method(ctx, params, CRNMethod, prepare_layout_pairs)

@@ -1,21 +1,21 @@
 """CIE L*a*b* for sRGB images (IEC 61966-2-1 gamma, D65 white, CIE 1931 2-degree observer).
 
 The colorization recipe of Zhang, Isola & Efros (ECCV 2016, Sec. 2) works in Lab: the network
-sees the lightness ``L`` (in [0, 100]) and predicts the two chroma channels ``ab``. The formulas
-are the standard ones (the same constants as scikit-image's ``rgb2lab`` / ``lab2rgb``):
-
-1. sRGB gamma: ``c_lin = c / 12.92`` if ``c <= 0.04045`` else ``((c + 0.055) / 1.055) ** 2.4``;
-2. linear RGB -> XYZ with the sRGB/D65 matrix, divided by the D65 white point;
-3. ``L = 116 f(Y) - 16``, ``a = 500 (f(X) - f(Y))``, ``b = 200 (f(Y) - f(Z))`` with
-   ``f(t) = t^(1/3)`` above ``(6/29)^3`` and a linear segment below.
+sees the lightness ``L`` (in [0, 100]) and predicts the two chroma channels ``ab``. The conversions
+are kornia's (``kornia.color.rgb_to_lab`` / ``lab_to_rgb``; the constants of scikit-image's
+``rgb2lab`` to 2e-4 in L, a and b).
 
 Tensors are channel-first: ``(..., 3, H, W)`` RGB in [0, 1] <-> ``(..., 3, H, W)`` Lab.
 :func:`fit_to_gamut` pulls predicted colours into the sRGB gamut by shrinking their chroma, which
-keeps ``L`` (and the hue) exactly, so a colorized photo keeps the lightness of its input.
+keeps ``L`` (and the hue) exactly, so a colorized photo keeps the lightness of its input. It needs
+the *unclipped* inverse :func:`lab_to_linear_rgb` (values outside [0, 1] tell it a colour is out of
+gamut), which kornia does not offer (its ``lab_to_rgb`` clamps ``f(Z)`` at 0 and applies the gamma),
+so that inverse stays written out here with the exact CIE constants.
 """
 
 from __future__ import annotations
 
+import kornia
 import torch
 from torch import Tensor
 
@@ -32,43 +32,20 @@ __all__ = [
 #: The network input is ``L - L_CENTER`` (Zhang et al., Sec. 2: the L channel, centred).
 L_CENTER = 50.0
 
-# sRGB primaries with a D65 white (IEC 61966-2-1), rows give X, Y, Z.
-_RGB_TO_XYZ = torch.tensor(
-    [
-        [0.412453, 0.357580, 0.180423],
-        [0.212671, 0.715160, 0.072169],
-        [0.019334, 0.119193, 0.950227],
-    ],
-    dtype=torch.float64,
+# XYZ -> linear sRGB (IEC 61966-2-1, D65): the inverse of the sRGB primaries' matrix.
+_XYZ_TO_RGB = torch.linalg.inv(
+    torch.tensor(
+        [
+            [0.412453, 0.357580, 0.180423],
+            [0.212671, 0.715160, 0.072169],
+            [0.019334, 0.119193, 0.950227],
+        ],
+        dtype=torch.float64,
+    )
 )
-_XYZ_TO_RGB = torch.linalg.inv(_RGB_TO_XYZ)
 # The D65 white point (X, Y, Z) for the 2-degree observer.
 _WHITE_D65 = torch.tensor([0.95047, 1.0, 1.08883], dtype=torch.float64)
 _DELTA = 6.0 / 29.0
-
-
-def _channel_matrix(matrix: Tensor, image: Tensor) -> Tensor:
-    """Apply a 3x3 colour matrix along the channel axis (-3) of ``image``."""
-    return torch.einsum("ij,...jhw->...ihw", matrix.to(image), image)
-
-
-def _column(values: Tensor, image: Tensor) -> Tensor:
-    """A per-channel constant shaped to broadcast against ``(..., 3, H, W)``."""
-    return values.to(image).view(3, 1, 1)
-
-
-def srgb_to_linear(rgb: Tensor) -> Tensor:
-    """Undo the sRGB transfer curve (values in [0, 1])."""
-    return torch.where(rgb <= 0.04045, rgb / 12.92, ((rgb.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(linear: Tensor) -> Tensor:
-    """Apply the sRGB transfer curve (linear light in [0, 1] -> encoded values)."""
-    return torch.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear.clamp(min=0.0031308) ** (1.0 / 2.4) - 0.055)
-
-
-def _f(t: Tensor) -> Tensor:
-    return torch.where(t > _DELTA**3, t.clamp(min=_DELTA**3) ** (1.0 / 3.0), t / (3 * _DELTA**2) + 4.0 / 29.0)
 
 
 def _f_inverse(t: Tensor) -> Tensor:
@@ -77,9 +54,7 @@ def _f_inverse(t: Tensor) -> Tensor:
 
 def rgb_to_lab(rgb: Tensor) -> Tensor:
     """sRGB ``(..., 3, H, W)`` in [0, 1] -> Lab (L in [0, 100], a and b roughly in [-128, 127])."""
-    xyz = _channel_matrix(_RGB_TO_XYZ, srgb_to_linear(rgb)) / _column(_WHITE_D65, rgb)
-    fx, fy, fz = _f(xyz).unbind(-3)
-    return torch.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], dim=-3)
+    return kornia.color.rgb_to_lab(rgb)
 
 
 def lab_to_linear_rgb(lab: Tensor) -> Tensor:
@@ -87,13 +62,13 @@ def lab_to_linear_rgb(lab: Tensor) -> Tensor:
     L, a, b = lab.unbind(-3)
     fy = (L + 16.0) / 116.0
     f = torch.stack([fy + a / 500.0, fy, fy - b / 200.0], dim=-3)
-    xyz = _f_inverse(f) * _column(_WHITE_D65, lab)
-    return _channel_matrix(_XYZ_TO_RGB, xyz)
+    xyz = _f_inverse(f) * _WHITE_D65.to(lab).view(3, 1, 1)
+    return torch.einsum("ij,...jhw->...ihw", _XYZ_TO_RGB.to(lab), xyz)
 
 
 def lab_to_rgb(lab: Tensor) -> Tensor:
-    """Lab -> sRGB in [0, 1]; out-of-gamut colours are clipped per channel (see :func:`fit_to_gamut`)."""
-    return linear_to_srgb(lab_to_linear_rgb(lab).clamp(0.0, 1.0))
+    """Lab -> sRGB in [0, 1]; out-of-gamut colours are clipped (see :func:`fit_to_gamut`)."""
+    return kornia.color.lab_to_rgb(lab, clip=True)
 
 
 def fit_to_gamut(lab: Tensor, iterations: int = 14, tolerance: float = 1e-4) -> Tensor:

@@ -19,16 +19,17 @@ Problems raise :class:`DatasetError` (a ``ValueError``) naming the offending fol
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 from torch.utils.data import Dataset
 
 from imsynth.data.cityscapes import IMAGE_DIR, IMAGE_SUFFIX, CityscapesSample, list_splits, scan_pairs
+from imsynth.data.imagefile import ImageReadError, open_image
 from imsynth.data.labels import CITYSCAPES, DEFAULT_COLOR_TOLERANCE, LabelDecodeError, LabelSpace, get_label_space
 from imsynth.data.listing import IMAGE_EXTENSIONS, list_images
 from imsynth.data.transforms import (
@@ -68,11 +69,10 @@ def to_rgb(image: Image.Image) -> Image.Image:
 def read_rgb(path: Path) -> np.ndarray:
     """Read a photo as ``HxWx3`` uint8 (EXIF orientation applied); :class:`DatasetError` if unreadable."""
     try:
-        with Image.open(path) as image:
-            image.load()
+        with open_image(path) as image:
             return np.array(to_rgb(ImageOps.exif_transpose(image)))
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
-        raise DatasetError(f"cannot read image {path}: {exc}") from None
+    except ImageReadError as exc:
+        raise DatasetError(f"cannot read image {exc}") from None
 
 
 def _require_folder(path: Path, what: str) -> None:
@@ -146,7 +146,7 @@ class CityscapesPairs(SeededDataset):
         self,
         root: str | Path,
         split: str = "train",
-        label_space: LabelSpace | str | Path = CITYSCAPES,
+        label_space: LabelSpace | str | Path | Mapping[str, Any] = CITYSCAPES,
         size: SizeSpec | None = (256, 512),
         *,
         crop_size: SizeSpec | None = None,

@@ -4,6 +4,11 @@
 Cityscapes-format dataset roots (recognised by ``leftImg8bit/``, ``gtFine/`` or ``gtCoarse/``). For
 dataset roots it also pairs photos with maps and compares their sizes. The result is an
 :class:`InspectionReport`; :func:`run_inspect` prints it and turns it into an exit code.
+
+Memory: maps are decoded in strips of rows (:data:`imsynth.data.strips.STRIP_PIXELS`), so a map
+costs about 4 bytes per pixel beyond Pillow's own copy (8000 x 8000: 0.75 GB in all, was 3 GB);
+maps over :data:`imsynth.data.imagefile.MAX_IMAGE_PIXELS` (89 megapixels) are refused from their
+header as unreadable.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from imsynth.data.cityscapes import is_cityscapes_root, list_splits, parse_label_name, scan_pairs
+from imsynth.data.imagefile import ImageReadError, open_image
 from imsynth.data.labels import (
     DEFAULT_COLOR_TOLERANCE,
     LabelDecodeError,
@@ -26,7 +32,7 @@ from imsynth.data.labels import (
     get_label_space,
     iter_class_histogram,
 )
-from imsynth.data.listing import list_label_files
+from imsynth.data.listing import list_label_maps
 
 
 @dataclass(frozen=True)
@@ -124,17 +130,8 @@ class _MapTask:
 
 
 def _label_maps_in(folder: Path) -> list[_MapTask]:
-    """Label maps under ``folder``: image files, minus Cityscapes side files; labelIds beat colour maps."""
-    files = list_label_files(folder)
-    with_ids = {(p.parent, parsed[0]) for p in files if (parsed := parse_label_name(p)) and parsed[1] == "ids"}
-    tasks = []
-    for path in files:
-        parsed = parse_label_name(path)
-        if parsed is None:
-            tasks.append(_MapTask(path))
-        elif parsed[1] == "ids" or (path.parent, parsed[0]) not in with_ids:
-            tasks.append(_MapTask(path, parsed[1]))
-    return tasks
+    """Label maps under ``folder`` (:func:`~imsynth.data.listing.list_label_maps`: labelIds beat colour maps)."""
+    return [_MapTask(found.path, found.kind) for found in list_label_maps(folder).maps]
 
 
 def _dataset_tasks(root: Path, problems: list[Problem]) -> list[_MapTask]:
@@ -186,11 +183,11 @@ def _photo_size(path: Path) -> tuple[int, int]:
 def _inspect_map(task: _MapTask, space: LabelSpace, tolerance: float) -> tuple[MapSummary | None, list[Problem]]:
     problems = []
     try:
-        with Image.open(task.path) as image:
-            image.load()
+        with open_image(task.path) as image:
             ids = space.decode_image(image, kind=task.kind, tolerance=tolerance)
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
-        return None, [Problem(task.path, "unreadable", f"not a readable image ({exc})")]
+    except ImageReadError as exc:
+        reason = str(exc).removeprefix(f"{task.path}: ")
+        return None, [Problem(task.path, "unreadable", f"not a readable image ({reason})")]
     except LabelDecodeError as exc:
         return None, [Problem(task.path, "unknown labels", str(exc))]
     summary = MapSummary(task.path, ids.shape, tuple((c.name, n) for c, n in iter_class_histogram(space, ids)))

@@ -26,6 +26,7 @@ from imsynth.evaluation.appearance import TEXTURE_CLASSES
 from imsynth.evaluation.report import Figure, Section, write_report
 from imsynth.evaluation.runs import load_run, loss_curve_figure, parse_run_spec, run_dir_of, run_name
 from imsynth.evaluation.scoring import EvaluationSettings, MetricNetworks, ScoreTable, score_runs
+from imsynth.runs.tensorboard import log_evaluation
 from imsynth.utils.images import tile_grid
 from imsynth.utils.io import write_json
 
@@ -55,6 +56,7 @@ METRIC_COLUMNS = {
     "fcn_pixel_accuracy_all_variants": "FCN acc. (all k)",
     "fcn_mean_iou_all_variants": "FCN mIoU (all k)",
     "fld2": "FLD-2 ↓",
+    "kid": "KID ↓",
     "fid": "FID ↓",
     "psnr": "PSNR (dB)",
     "ssim": "SSIM",
@@ -87,6 +89,8 @@ class EvaluationResult:
                 f"pixel acc. {run['fcn_pixel_accuracy']:.3f}"
             )
         parts.append(f"FLD-2 {run['fld2']:.2f}" if run["fld2"] is not None else "FLD-2 -")
+        if run.get("kid") is not None:
+            parts.append(f"KID {run['kid']:.4f} ± {run['kid_std']:.4f}")
         if run["fid"] is not None:
             parts.append(f"FID {run['fid']:.2f}")
         parts.append(f"PSNR {run['psnr']:.2f} dB, SSIM {run['ssim']:.3f}")
@@ -123,7 +127,11 @@ def evaluate_run(
     metrics = {**table.to_json(), "run": name}
     write_json(out_dir / "metrics.json", metrics)
     report = _write_report(out_dir, table, networks, name, checkpoint)
-    return EvaluationResult(metrics, out_dir, report)
+    result = EvaluationResult(metrics, out_dir, report)
+    run = run_dir_of(parse_run_spec(checkpoint)[0])
+    if run is not None and isinstance(result.run.get("step"), int):  # next to the training curves
+        log_evaluation(run, result.run["step"], result.run, settings.split)
+    return result
 
 
 # --------------------------------------------------------------------------------------------- report pieces
@@ -149,7 +157,7 @@ def metric_table(table: ScoreTable) -> list[dict[str, object]]:
         for key, title in METRIC_COLUMNS.items():
             if key == "fid" and all(r.get("fid") is None for r in table.rows):
                 continue
-            digits = 2 if key in ("fld2", "fid", "psnr") else 3
+            digits = 2 if key in ("fld2", "fid", "psnr") else 4 if key == "kid" else 3
             entry[title] = _cell(row.get(key), digits)
         out.append(entry)
     return out
@@ -180,7 +188,9 @@ def protocol_text(table: ScoreTable, networks: MetricNetworks) -> str:
         "excluded; classes absent from both layout and prediction left out of the means). "
         f"FLD-2 (Fréchet EfficientNet-Lite2 Distance, not FID): {networks.fld.describe}; outputs vs the "
         f"{table.images} real photos of the same layouts; {floor}; biased upwards at small N, compare only "
-        f"at equal N. {fid} PSNR and SSIM (Gaussian 11x11, σ 1.5, kornia) against the real photo of each "
+        f"at equal N. KID: the unbiased squared MMD with the cubic polynomial kernel (Bińkowski et al. 2018) "
+        f"over the same features, comparable across N (± its spread over subsets). {fid} PSNR and SSIM "
+        f"(Gaussian 11x11, σ 1.5, kornia) against the real photo of each "
         f"layout. Feature distance (to the real photo) and diversity (mean over the k(k-1)/2 pairs of "
         f"variants of one layout): {networks.distance.description}.{caution}"
     )

@@ -27,9 +27,10 @@ import torch
 import torch.nn.functional as F
 
 from imsynth.data.cityscapes import find_pairs
-from imsynth.data.labels import LabelSpace, get_label_space
+from imsynth.data.labels import LabelSpace
 from imsynth.evaluation.runs import run_dir_of
 from imsynth.evaluation.segmentation_metrics import ConfusionMatrix, SegmentationScores
+from imsynth.inference.synthesizer import checkpoint_label_space
 from imsynth.models.segmenter import Segmenter
 from imsynth.runs import check_label_space, load_method_checkpoint, restore_model
 from imsynth.utils.config import to_dict
@@ -102,9 +103,9 @@ def load_segmenter(checkpoint: str | Path, device: str = "auto") -> LoadedSegmen
         SegmenterMethodConfig,
         " (train one with `imsynth train segmenter --data DIR --out RUN`)",
     )
-    space = get_label_space(config.data.label_space)
+    space = checkpoint_label_space(loaded, config.data.label_space)
     check_label_space(loaded, space, config.model.num_classes, space.ignore_index)
-    net = restore_model(Segmenter(config.model), "segmenter", loaded, device)
+    net = restore_model(lambda: Segmenter(config.model), "segmenter", loaded, device, config.model)
     return LoadedSegmenter(
         net,
         space,

@@ -64,15 +64,16 @@ FID_NAME = "FID"
 class FeatureStatistics:
     """Running mean and covariance of feature vectors (float64), fed batch by batch.
 
-    While at most ``dim`` vectors were added they are also kept (``samples``), for the exact
-    small-set shortcut of :func:`statistics_distance`.
+    The vectors themselves are kept too (:attr:`features`, for the kernel distance of
+    :mod:`imsynth.evaluation.kid`; while at most ``dim`` were added, :attr:`samples` offers them to the
+    exact small-set shortcut of :func:`statistics_distance`).
     """
 
     dim: int
     count: int = 0
     _sum: np.ndarray = field(init=False, repr=False)
     _outer: np.ndarray = field(init=False, repr=False)
-    _samples: list[np.ndarray] | None = field(init=False, repr=False)
+    _samples: list[np.ndarray] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._sum = np.zeros(self.dim, dtype=np.float64)
@@ -87,15 +88,17 @@ class FeatureStatistics:
         self._sum += features.sum(axis=0)
         self._outer += features.T @ features
         self.count += features.shape[0]
-        if self._samples is not None:
-            self._samples.append(features.copy())
-            if self.count > self.dim:
-                self._samples = None  # the dim x dim route is cheaper from here on
+        self._samples.append(features.copy())
+
+    @property
+    def features(self) -> np.ndarray:
+        """Every vector added (``count x dim``)."""
+        return np.concatenate(self._samples) if self._samples else np.zeros((0, self.dim))
 
     @property
     def samples(self) -> np.ndarray | None:
-        """The vectors themselves (``count x dim``) while ``count <= dim``, else ``None``."""
-        return np.concatenate(self._samples) if self._samples else None
+        """The vectors (``count x dim``) while ``count <= dim`` (the shortcut's range), else ``None``."""
+        return self.features if self._samples and self.count <= self.dim else None
 
     @property
     def mean(self) -> np.ndarray:
@@ -130,7 +133,12 @@ def _trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray, method: str, eps
         values = np.linalg.eigvalsh(root @ sigma2 @ root)
         return float(np.sqrt(np.clip(values, 0, None)).sum())
     if method == "sqrtm":
-        from scipy import linalg
+        try:
+            from scipy import linalg
+        except ImportError:
+            raise ImportError(
+                "method='sqrtm' needs scipy: pip install 'imsynth[sqrtm]' (the default method='eigh' does not)"
+            ) from None
 
         product = linalg.sqrtm(sigma1 @ sigma2)
         if not np.isfinite(product).all():

@@ -115,18 +115,26 @@ def read_scalar_log(path: str | Path) -> dict[str, tuple[list[int], list[float]]
     return series
 
 
+PANELS_PER_ROW = 4
+
+
 def plot_curves(
     series: dict[str, tuple[list[int], list[float]]], keys: Sequence[str] | None = None, title: str = "training losses"
 ) -> np.ndarray:
-    """Line plots of logged scalars (matplotlib, Agg) -> uint8 RGB image."""
+    """Line plots of logged scalars (matplotlib, Agg) -> uint8 RGB image: one panel per key, every key,
+    in rows of at most :data:`PANELS_PER_ROW`."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     keys = [k for k in (keys or sorted(series)) if k in series]
-    fig, axes = plt.subplots(1, max(1, len(keys)), figsize=(4 * max(1, len(keys)), 3), squeeze=False)
-    for ax, key in zip(axes[0], keys, strict=False):
+    columns = max(1, min(PANELS_PER_ROW, len(keys)))
+    rows = max(1, -(-len(keys) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3 * rows), squeeze=False)
+    for ax in axes.flat[len(keys) :]:
+        ax.set_visible(False)
+    for ax, key in zip(axes.flat, keys, strict=False):
         steps, values = series[key]
         ax.plot(steps, values, lw=0.8)
         if len(values) > 20:  # a running mean makes the trend readable

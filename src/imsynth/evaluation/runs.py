@@ -41,7 +41,7 @@ def loss_curve_figure(path: str | Path, name: str, title: str) -> Figure | None:
     if run is None:
         return None
     series = read_scalar_log(run / METRICS_FILE)
-    keys = [k for k in series if k.startswith("loss")][:6]
+    keys = [k for k in series if k.startswith("loss")]  # every term (layer5 and the adversary's too)
     if not keys:
         return None
     image: np.ndarray = plot_curves(series, keys, title=title)

@@ -32,10 +32,12 @@ from imsynth.data.labels import LabelSpace
 from imsynth.evaluation.appearance import AppearanceStatistics, appearance_ratios
 from imsynth.evaluation.frechet import FeatureStatistics, FrechetNetwork, statistics_distance
 from imsynth.evaluation.image_metrics import FeatureDistance, pairwise_diversity, psnr, ssim
+from imsynth.evaluation.kid import kernel_distance
 from imsynth.evaluation.networks import EvaluationSettings, MetricNetworks
 from imsynth.evaluation.runs import ResizedSynthesizer
 from imsynth.evaluation.segmentation_metrics import ConfusionMatrix
 from imsynth.inference.synthesizer import LayoutSynthesizer
+from imsynth.utils.console import progress
 
 __all__ = ["EvaluationSettings", "MetricNetworks", "GridRow", "ScoreTable", "score_runs", "select_samples"]
 
@@ -129,7 +131,7 @@ def _check_label_spaces(spaces: dict[str, LabelSpace]) -> LabelSpace:
 
 def _real_statistics(samples: list[CityscapesSample], network: FrechetNetwork) -> FeatureStatistics:
     stats = FeatureStatistics(network.dim)
-    for sample in samples:
+    for sample in progress(samples, desc="real photos", unit="photo"):
         stats.add(network.features(read_rgb(sample.image_path)[None]))
     return stats
 
@@ -172,7 +174,7 @@ def score_runs(
         )
     grid: list[GridRow] = []
     log(f"scoring {len(samples)} layouts of split '{settings.split}' ({', '.join(synthesizers) or 'real photos only'})")
-    for index, sample in enumerate(samples):
+    for index, sample in enumerate(progress(samples, desc="scoring", unit="layout")):
         ids = space.load(sample.label_path, kind=sample.label_kind)
         target = space.ids_to_train(ids)
         photo = read_rgb(sample.image_path)
@@ -212,8 +214,6 @@ def score_runs(
                 grid[-1].outputs[name] = outputs[:GRID_VARIANTS]
                 if segmentation is not None:
                     grid[-1].segmentations[name] = space.colorize_train(segmentation)
-        if (index + 1) % 10 == 0 or index + 1 == len(samples):
-            log(f"  {index + 1}/{len(samples)} layouts")
 
     floor = _frechet_floor(networks, settings, len(samples), log)
     summaries = [_summary(real, real, space, floor)] + [_summary(r, real, space) for r in rows.values()]
@@ -313,11 +313,13 @@ def _summary(row: _Row, real: _Row, space: LabelSpace, floor: _Floor | None = No
         out.update(fcn_pixel_accuracy_all_variants=None, fcn_mean_iou_all_variants=None)
     if floor is not None:  # the real row: distance to other real photos
         out["fld2"] = statistics_distance(floor.fld, real.fld) if floor.fld is not None else None
+        out["kid"], out["kid_std"] = _kid(floor.fld, real.fld)
         out["fid"] = (
             statistics_distance(floor.fid, real.fid) if floor.fid is not None and real.fid is not None else None
         )
     else:
         out["fld2"] = statistics_distance(row.fld, real.fld) if row.fld.count >= 2 else None
+        out["kid"], out["kid_std"] = _kid(row.fld, real.fld)
         out["fid"] = (
             statistics_distance(row.fid, real.fid)
             if row.fid is not None and real.fid is not None and row.fid.count >= 2
@@ -331,6 +333,13 @@ def _summary(row: _Row, real: _Row, space: LabelSpace, floor: _Floor | None = No
     )
     out.update(_appearance_summary(row, real, space))
     return out
+
+
+def _kid(fake: FeatureStatistics | None, real: FeatureStatistics) -> tuple[float | None, float | None]:
+    """KID over the FLD-2 features (:mod:`imsynth.evaluation.kid`), ``None`` under 2 images a side."""
+    if fake is None or fake.count < 2 or real.count < 2:
+        return None, None
+    return kernel_distance(real.features, fake.features)
 
 
 def _appearance_summary(row: _Row, real: _Row, space: LabelSpace) -> dict[str, Any]:

@@ -12,6 +12,7 @@ network's buffers hold its ab bin centres and training prior.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,11 +20,12 @@ import numpy as np
 import torch
 
 from imsynth.color.encoding import DecodeConfig
+from imsynth.data.imagefile import ImageReadError, open_image
 from imsynth.data.listing import list_photos as list_images_to_colorize  # an image, or a folder's images
+from imsynth.inference.batch import BatchItem, BatchReport, plan_items, run_batch
 from imsynth.models.colorizer import ColorizerNet, colorize_tensor, predict_ab
 from imsynth.runs import load_method_checkpoint, restore_model
 from imsynth.utils.images import tensor_to_uint8, uint8_to_tensor
-from imsynth.utils.io import save_image
 
 __all__ = [
     "LoadedColorizer",
@@ -77,15 +79,15 @@ def load_colorizer(
     from imsynth.methods.colorizer import ColorizerMethodConfig
 
     loaded, config = load_method_checkpoint(checkpoint, "colorizer", ColorizerMethodConfig)
-    model = restore_model(ColorizerNet(config.model), "colorizer", loaded, device)
+    model = restore_model(lambda: ColorizerNet(config.model), "colorizer", loaded, device, config.model)
     return LoadedColorizer(model, decode or config.decode, loaded.step, loaded.path, work_size)
 
 
 def _read_for_colorization(path: Path) -> np.ndarray:
     """A file as uint8 gray, RGB or RGBA (palette and 16-bit images converted, EXIF orientation applied)."""
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
-    with Image.open(path) as opened:
+    with open_image(path) as opened:
         image = ImageOps.exif_transpose(opened)
         if image.mode in ("L", "RGB", "RGBA"):
             return np.array(image)
@@ -98,14 +100,20 @@ def _read_for_colorization(path: Path) -> np.ndarray:
 
 
 def colorize_files(
-    colorizer: LoadedColorizer, paths: list[Path], out_dir: str | Path, root: Path | None = None
-) -> list[Path]:
-    """Write ``out_dir/<name>.png`` for each input (names relative to ``root`` when given)."""
-    out_dir = Path(out_dir)
-    written = []
-    for path in paths:
-        relative = path.relative_to(root) if root is not None else Path(path.name)
-        target = out_dir / relative.with_suffix(".png")
-        save_image(target, colorizer.colorize(_read_for_colorization(path)))
-        written.append(target)
-    return written
+    colorizer: LoadedColorizer,
+    paths: Sequence[Path],
+    out_dir: str | Path,
+    root: Path | None = None,
+    *,
+    overwrite: bool = False,
+) -> BatchReport:
+    """Write ``out_dir/<name>.png`` for each input, mirroring the tree under ``root`` (``None``: flat).
+
+    Unreadable inputs are listed in the returned report, not raised (see :mod:`imsynth.inference.batch`).
+    """
+    items = plan_items(list(paths), root, lambda name: [name.with_name(f"{name.name}.png")])
+
+    def produce(item: BatchItem) -> dict[Path, np.ndarray]:
+        return {item.outputs[0]: colorizer.colorize(_read_for_colorization(item.source))}
+
+    return run_batch(items, out_dir, produce, (ImageReadError,), overwrite=overwrite)

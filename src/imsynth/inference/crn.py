@@ -6,7 +6,7 @@ The checkpoint carries its run config, so nothing about the architecture is repe
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,14 +14,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from imsynth.data.labels import DEFAULT_COLOR_TOLERANCE, LabelSpace, get_label_space
+from imsynth.data.cityscapes import parse_label_name
+from imsynth.data.labels import DEFAULT_COLOR_TOLERANCE, LabelDecodeError, LabelSpace
+from imsynth.data.listing import LabelMapFile
+from imsynth.inference.batch import BatchItem, BatchReport, plan_items, run_batch
+from imsynth.inference.synthesizer import checkpoint_label_space
 from imsynth.models.crn import CRN
-from imsynth.runs import check_label_space, load_method_checkpoint, restore_model
+from imsynth.runs import CheckpointError, check_label_space, load_method_checkpoint, restore_model
 from imsynth.utils.images import tensor_to_uint8, tile_grid
-from imsynth.utils.io import save_image
 
 if TYPE_CHECKING:
     from imsynth.inference.synthesizer import LayoutSynthesizer
+
+MAX_GRID_PIXELS = 2048 * 4096
+"""Largest CRN grid (height x width) a checkpoint may ask for: the activations grow with it."""
 
 
 @dataclass
@@ -61,30 +67,55 @@ def load_crn(checkpoint: str | Path, device: str = "auto") -> LoadedCRN:
     from imsynth.methods.crn import CRNMethodConfig
 
     loaded, config = load_method_checkpoint(checkpoint, "crn", CRNMethodConfig)
-    space = get_label_space(config.data.label_space)
+    space = checkpoint_label_space(loaded, config.data.label_space)
     check_label_space(loaded, space, config.model.num_classes, config.model.ignore_index)
-    model = restore_model(CRN(config.model), "generator", loaded, device)
+    grid = config.model.height * config.model.width
+    if grid > MAX_GRID_PIXELS:
+        raise CheckpointError(
+            f"{loaded.path}: the embedded run config asks for a {config.model.height}x{config.model.width} CRN; "
+            f"the largest this loader runs is {MAX_GRID_PIXELS:,} pixels (1024x2048 and 2048x4096 fit)"
+        )
+    model = restore_model(lambda: CRN(config.model), "generator", loaded, device, config.model)
     return LoadedCRN(model, space, loaded.step, loaded.path, config.loss.backbone)
+
+
+def synthesis_outputs(name: Path, variants: int) -> list[Path]:
+    """The files one layout named ``name`` gives: ``<name>_v<j>.png`` per variant and ``<name>_grid.png``."""
+    return [name.with_name(f"{name.name}_v{j}.png") for j in range(variants)] + [
+        name.with_name(f"{name.name}_grid.png")
+    ]
+
+
+def _scene_stem(path: Path) -> str:
+    """``scene`` for ``scene_gtFine_labelIds.png`` (any Cityscapes label name), else the file's stem."""
+    parsed = parse_label_name(path)
+    return parsed[0] if parsed else path.stem
 
 
 def synthesize_files(
     synthesizer: LayoutSynthesizer,
-    label_paths: Iterable[Path],
+    label_maps: Iterable[Path | LabelMapFile],
     out_dir: str | Path,
     *,
     variants: int | None = None,
     tolerance: float = DEFAULT_COLOR_TOLERANCE,
-) -> list[Path]:
-    """Write ``<name>_v<j>.png`` for each variant and ``<name>_grid.png`` (layout | variants)."""
-    out_dir = Path(out_dir)
-    written = []
-    for path in label_paths:
-        ids = synthesizer.label_space.load(path, tolerance=tolerance)
-        photos = synthesizer.synthesize(ids, variants)
-        name = path.name.removesuffix("".join(path.suffixes[-1:])).removesuffix("_gtFine_labelIds")
-        for j, photo in enumerate(photos):
-            save_image(out_dir / f"{name}_v{j}.png", photo)
+    root: Path | None = None,
+    overwrite: bool = False,
+    skipped: Sequence[tuple[Path, str]] = (),
+) -> BatchReport:
+    """Synthesize every label map into ``out_dir``: each variant and a grid (layout | variants).
+
+    Outputs mirror the tree under ``root`` (``None``: flat); unreadable maps are listed in the
+    returned report, not raised (see :mod:`imsynth.inference.batch`).
+    """
+    count = synthesizer.num_variants if variants is None else min(variants, synthesizer.num_variants)
+    sources = [(m.path, m.kind) if isinstance(m, LabelMapFile) else Path(m) for m in label_maps]
+    items = plan_items(sources, root, lambda name: synthesis_outputs(name, count), stem=_scene_stem)
+
+    def produce(item: BatchItem) -> dict[Path, np.ndarray]:
+        ids = synthesizer.label_space.load(item.source, kind=item.kind, tolerance=tolerance)  # type: ignore[arg-type]
+        photos = synthesizer.synthesize(ids, count)
         grid = tile_grid([[synthesizer.label_space.colorize(ids), *photos]])
-        save_image(out_dir / f"{name}_grid.png", grid)
-        written.append(out_dir / f"{name}_grid.png")
-    return written
+        return dict(zip(item.outputs, [*photos, grid], strict=True))
+
+    return run_batch(items, out_dir, produce, (LabelDecodeError,), overwrite=overwrite, skipped=skipped)

@@ -19,7 +19,7 @@ outputs always have the input's resolution.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,12 +29,16 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from imsynth.data.labels import LabelSpace, get_label_space
+from imsynth.data.datasets import DatasetError, read_rgb
+from imsynth.data.labels import DEFAULT_COLOR_TOLERANCE, LabelDecodeError, LabelSpace
+from imsynth.data.listing import LabelMapFile
+from imsynth.inference.batch import BatchItem, BatchReport, plan_items, run_batch
+from imsynth.inference.synthesizer import checkpoint_label_space
 from imsynth.models.pix2pix import build_generator, generator_test_mode, to_signed, to_unit
 from imsynth.runs import CheckpointError, load_method_checkpoint, restore_model
 from imsynth.utils.images import tensor_to_uint8, uint8_to_tensor
 
-__all__ = ["LoadedPix2Pix", "load_pix2pix", "reflect_pad_to_multiple"]
+__all__ = ["LoadedPix2Pix", "load_pix2pix", "reflect_pad_to_multiple", "translate_files"]
 
 
 def _reflect_index(length: int, before: int, after: int) -> Tensor:
@@ -187,14 +191,62 @@ def load_pix2pix(
     from imsynth.methods.pix2pix import Pix2PixMethodConfig
 
     loaded, config = load_method_checkpoint(checkpoint, "pix2pix", Pix2PixMethodConfig)
-    model = restore_model(build_generator(config.model.generator), "generator", loaded, device)
+    space = checkpoint_label_space(loaded, config.data.label_space)
+    generator = config.model.generator
+    model = restore_model(lambda: build_generator(generator), "generator", loaded, device, generator)
     return LoadedPix2Pix(
         model,
         config,
-        get_label_space(config.data.label_space),
+        space,
         loaded.step,
         loaded.path,
         test_dropout=test_dropout,
         default_variants=variants or 1,
         seed=seed,
     )
+
+
+def translation_outputs(name: Path, variants: int) -> list[Path]:
+    """``<name>.png`` (``<name>_v<j>.png`` per variant when several) and the ``<name>.json`` sidecar."""
+    images = [f"{name.name}.png"] if variants == 1 else [f"{name.name}_v{j}.png" for j in range(variants)]
+    return [name.with_name(image) for image in images] + [name.with_name(f"{name.name}.json")]
+
+
+def translate_files(
+    model: LoadedPix2Pix,
+    inputs: Sequence[Path | LabelMapFile],
+    out_dir: str | Path,
+    *,
+    variants: int = 1,
+    tolerance: float = DEFAULT_COLOR_TOLERANCE,
+    root: Path | None = None,
+    overwrite: bool = False,
+    skipped: Sequence[tuple[Path, str]] = (),
+) -> BatchReport:
+    """Translate every input (label maps for label -> photo checkpoints, else images) into ``out_dir``.
+
+    Each input gives its image(s) and a JSON sidecar of :attr:`LoadedPix2Pix.metadata`; outputs
+    mirror the tree under ``root``; unreadable inputs are listed in the report, not raised.
+    """
+    sources = [(f.path, f.kind) if isinstance(f, LabelMapFile) else Path(f) for f in inputs]
+    items = plan_items(sources, root, lambda name: translation_outputs(name, variants))
+    labels = model.label_to_photo
+
+    def produce(item: BatchItem) -> dict[Path, Any]:
+        if labels:
+            ids = model.label_space.load(item.source, kind=item.kind, tolerance=tolerance)  # type: ignore[arg-type]
+            outputs = model.synthesize(ids, variants)
+        else:
+            outputs = model.translate_variants(read_rgb(item.source), variants)
+        *images, sidecar = item.outputs
+        metadata = {
+            **model.metadata,
+            "input": str(item.source),
+            "input_kind": "label map" if labels else "image",
+            "outputs": [image.name for image in images],
+            "height": int(outputs.shape[1]),
+            "width": int(outputs.shape[2]),
+        }
+        return {**dict(zip(images, outputs, strict=True)), sidecar: metadata}
+
+    return run_batch(items, out_dir, produce, (LabelDecodeError, DatasetError), overwrite=overwrite, skipped=skipped)

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from importlib import import_module
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from imsynth.data.labels import LabelSpace
+from imsynth.data.labels import LabelSpace, stored_label_space
+
+if TYPE_CHECKING:
+    from imsynth.runs import Checkpoint
 
 
 @runtime_checkable
@@ -36,6 +39,18 @@ _LOADERS = {
     "crn": "imsynth.inference.crn:load_crn",
     "pix2pix": "imsynth.inference.pix2pix:load_pix2pix",
 }
+
+
+def checkpoint_label_space(checkpoint: Checkpoint, value: Any) -> LabelSpace:
+    """The label space a checkpoint config stores (a built-in name or the space); errors as :class:`CheckpointError`."""
+    from imsynth.runs import CheckpointError
+
+    try:
+        return stored_label_space(value)
+    except (ValueError, KeyError, TypeError) as error:
+        raise CheckpointError(
+            f"{checkpoint.path}: the embedded run config's label space is unusable: {error}"
+        ) from None
 
 
 def load_synthesizer(checkpoint: str | Path, device: str = "auto") -> LayoutSynthesizer:

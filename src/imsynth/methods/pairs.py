@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from imsynth.data.datasets import CityscapesPairs
 
@@ -15,7 +16,7 @@ class LayoutPairsConfig:
 
     root: str = ""
     split: str = "train"
-    label_space: str = "cityscapes"
+    label_space: str | dict[str, Any] = "cityscapes"  # a built-in name or the space itself (never a path)
     flip: bool = True
 
 

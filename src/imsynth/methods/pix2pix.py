@@ -80,7 +80,7 @@ class Pix2PixDataConfig:
     root_b: str = ""
     split: str = "train"
     direction: Literal["AtoB", "BtoA"] = "AtoB"
-    label_space: str = "cityscapes"
+    label_space: str | dict[str, Any] = "cityscapes"  # a built-in name or the space itself (never a path)
     load_size: int = 286
     crop_size: int = 256
     flip: bool = True

@@ -40,7 +40,7 @@ class SegmenterMethodConfig:
     data: SegmenterDataConfig = field(default_factory=SegmenterDataConfig)
 
 
-def colorize_train_ids(train: torch.Tensor, label_space: str) -> torch.Tensor:
+def colorize_train_ids(train: torch.Tensor, label_space: str | dict[str, Any]) -> torch.Tensor:
     """``B x H x W`` train ids -> ``B x 3 x H x W`` label colours in [0, 1] (for sample grids)."""
     space = get_label_space(label_space)
     return torch.stack(

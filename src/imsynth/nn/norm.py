@@ -8,26 +8,27 @@ tensor with its default axes:
 * statistics: one mean and one (biased) variance per sample, taken over **all** of (C, H, W);
 * affine: a learned scale (init 1) and offset (init 0) **per channel**.
 
-It is :class:`torch.nn.GroupNorm` with one group, and differs from :class:`torch.nn.LayerNorm`
-over (C, H, W) in that the parameters do not depend on the spatial size -- the layer works at any
-resolution.
+That is exactly :class:`torch.nn.GroupNorm` with one group, so the layer *is* one (parameters
+``weight`` and ``bias`` as in the hand-written version before it, so its checkpoints load unchanged
+and give the same outputs to float round-off). Unlike :class:`torch.nn.LayerNorm` over (C, H, W)
+its parameters do not depend on the spatial size -- the layer works at any resolution.
 
-**Two formulations, one result.** On a CPU the layer runs ``F.layer_norm`` over (C, H, W) and
-then the affine (:func:`layer_norm_2d_fused`): PyTorch's fused CPU kernel is the fastest there.
-On every other device (a GPU) it must not: CUDA's ``layer_norm`` and ``group_norm`` kernels give
-each row (each sample) to ONE thread block, and a CRN layer at 256x512 with 512 channels and
-batch 1 is one row of 67 million elements -- a single multiprocessor normalised it while the
-others idled, and eager CRN ran at about 1% of an H200 (issue 16). There the statistics come from
-``torch.var_mean`` over (C, H, W), an ordinary reduction whose kernels spread one output over the
-whole GPU, and normalisation and affine fold into one ``addcmul`` (:func:`layer_norm_2d`)::
+**Two formulations, one result.** On a CPU the layer runs PyTorch's fused ``group_norm`` kernel
+(:func:`layer_norm_2d_fused`), the fastest there. On every other device (a GPU) it must not:
+CUDA's ``group_norm`` and ``layer_norm`` kernels give each row (each sample, or (sample, group))
+to ONE thread block, and a CRN layer at 256x512 with 512 channels and batch 1 is one row of 67
+million elements -- a single multiprocessor normalised it while the others idled, and eager CRN
+ran at about 1% of an H200 (issue 16). There the statistics come from ``torch.var_mean`` over
+(C, H, W), an ordinary reduction whose kernels spread one output over the whole GPU, and
+normalisation and affine fold into one ``addcmul`` (:func:`layer_norm_2d`)::
 
     scale = weight[c] / sqrt(var + eps)         # B x C x 1 x 1
     shift = bias[c] - mean * scale              # B x C x 1 x 1
     y     = x * scale + shift                   # one element-wise pass, any memory format
 
 which also keeps less for the backward pass (``x`` and the small ``scale``). Under autocast its
-statistics and output are float32, as CUDA's autocast does for ``layer_norm``. The two agree to
-float32 rounding (about 1e-6 relative); both keep the parameters ``weight`` and ``bias``.
+statistics and output are float32, as CUDA's autocast does for ``group_norm``. The two agree to
+float32 rounding (about 1e-6 relative).
 """
 
 from __future__ import annotations
@@ -41,26 +42,18 @@ __all__ = ["LayerNorm2d", "layer_norm_2d", "layer_norm_2d_fused"]
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
-class LayerNorm2d(nn.Module):
+class LayerNorm2d(nn.GroupNorm):
     """Layer norm over (C, H, W) of each sample of a B x C x H x W tensor, per-channel affine.
 
     ``y = (x - mean) / sqrt(var + eps) * weight[c] + bias[c]`` with ``mean``/``var`` (biased)
-    computed over all C*H*W elements of one sample.
+    computed over all C*H*W elements of one sample: ``nn.GroupNorm(1, num_channels)``, computed by
+    :func:`layer_norm_2d` off the CPU (module docstring).
     """
 
     def __init__(self, num_channels: int, eps: float = 1e-5, affine: bool = True) -> None:
-        super().__init__()
         if num_channels < 1:
             raise ValueError(f"num_channels must be >= 1, got {num_channels}")
-        self.num_channels = num_channels
-        self.eps = eps
-        self.affine = affine
-        if affine:
-            self.weight = nn.Parameter(torch.ones(num_channels))
-            self.bias = nn.Parameter(torch.zeros(num_channels))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        super().__init__(1, num_channels, eps=eps, affine=affine)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 4 or x.size(1) != self.num_channels:
@@ -68,7 +61,7 @@ class LayerNorm2d(nn.Module):
                 f"LayerNorm2d({self.num_channels}) expects B x {self.num_channels} x H x W, got shape {tuple(x.shape)}"
             )
         if x.device.type == "cpu":
-            return layer_norm_2d_fused(x, self.weight, self.bias, self.eps)
+            return super().forward(x)
         return layer_norm_2d(x, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
@@ -95,8 +88,5 @@ def layer_norm_2d(x: Tensor, weight: Tensor | None, bias: Tensor | None, eps: fl
 
 
 def layer_norm_2d_fused(x: Tensor, weight: Tensor | None, bias: Tensor | None, eps: float = 1e-5) -> Tensor:
-    """The same with ``F.layer_norm`` over (C, H, W), then the per-channel affine (the CPU formulation)."""
-    y = F.layer_norm(x, x.shape[1:], weight=None, bias=None, eps=eps)
-    if weight is not None and bias is not None:
-        y = y * weight.view(1, -1, 1, 1) + bias.view(1, -1, 1, 1)
-    return y
+    """The same with PyTorch's fused ``group_norm`` kernel, one group (the CPU formulation)."""
+    return F.group_norm(x, 1, weight, bias, eps)

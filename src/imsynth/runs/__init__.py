@@ -5,6 +5,7 @@ read runs, none needs the others to do so."""
 from imsynth.runs.checkpoint import (
     Checkpoint,
     load_checkpoint,
+    load_latest_complete,
     load_weights_into,
     prune_checkpoints,
     read_checkpoint_config,
@@ -23,6 +24,7 @@ __all__ = [
     "check_label_space",
     "find_latest",
     "load_checkpoint",
+    "load_latest_complete",
     "load_method_checkpoint",
     "load_weights_into",
     "locate",

@@ -12,6 +12,7 @@ single ``generator.safetensors`` is enough to rebuild the model for inference
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -28,13 +29,14 @@ from torch import nn
 
 from imsynth.runs.files import CONFIG_METADATA_KEY, LATEST_FILE, STATE_FILE, WEIGHTS_SUFFIX, checkpoint_name
 from imsynth.runs.locate import CheckpointError, complete_checkpoints, find_latest, locate
-from imsynth.utils.io import atomic_write, fsync_dir, write_bytes, write_json
+from imsynth.utils.io import fsync_dir, write_bytes, write_json
 
 __all__ = [
     "Checkpoint",
     "CheckpointError",
     "save_checkpoint",
     "load_checkpoint",
+    "load_latest_complete",
     "find_latest",
     "read_model_config",
     "read_checkpoint_config",
@@ -77,19 +79,34 @@ def save_checkpoint(
     if temp.exists():  # left over from an interrupted save
         shutil.rmtree(temp)
     temp.mkdir()
-
-    config_json = json.dumps(dict(config))
-    for model_name, model in models.items():
-        write_bytes(temp / f"{model_name}{WEIGHTS_SUFFIX}", _weights_bytes(model, config_json, model_name, step))
-    with atomic_write(temp / STATE_FILE, "wb") as handle:
-        torch.save({**state, "step": step, "config": dict(config), "models": list(models)}, handle)
-    fsync_dir(temp)
+    try:
+        _write_files(temp, step, models, state, config)
+    except BaseException:  # a full disk, say: the partial folder goes (it is never 'latest'), the error stays
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
 
     _replace_dir(temp, final)
     fsync_dir(root)
     write_json(root / LATEST_FILE, {"checkpoint": name, "step": step})
     prune_checkpoints(root, keep_last)
     return final
+
+
+def _write_files(
+    folder: Path, step: int, models: Mapping[str, nn.Module], state: Mapping[str, Any], config: Mapping[str, Any]
+) -> None:
+    """Every file of a checkpoint into ``folder``, each written atomically, then the folder synced.
+
+    The state is serialized in memory first, so a failing write (full disk) is one plain ``OSError``
+    rather than an error inside torch's zip writer.
+    """
+    config_json = json.dumps(dict(config))
+    for model_name, model in models.items():
+        write_bytes(folder / f"{model_name}{WEIGHTS_SUFFIX}", _weights_bytes(model, config_json, model_name, step))
+    buffer = io.BytesIO()
+    torch.save({**state, "step": step, "config": dict(config), "models": list(models)}, buffer)
+    write_bytes(folder / STATE_FILE, buffer.getvalue())
+    fsync_dir(folder)
 
 
 def _weights_bytes(model: nn.Module, config_json: str, model_name: str, step: int) -> bytes:
@@ -162,10 +179,7 @@ def _load_training_checkpoint(folder: Path, map_location: str | torch.device) ->
     try:
         state = torch.load(state_path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises many types for truncated/corrupt pickles
-        raise CheckpointError(
-            f"{state_path} is corrupt or truncated ({type(error).__name__}: {error}); "
-            "delete this checkpoint folder to fall back to an older one"
-        ) from error
+        raise CheckpointError(f"{state_path} is corrupt or truncated ({_load_failure(error)}){_OLDER_HINT}") from error
     if not isinstance(state, dict) or not {"step", "config", "models"} <= set(state):
         raise CheckpointError(f"{state_path} is not an imsynth training state")
     weights = {}
@@ -175,6 +189,50 @@ def _load_training_checkpoint(folder: Path, map_location: str | torch.device) ->
             raise CheckpointError(f"checkpoint {folder} is incomplete: {file.name} is missing")
         weights[name] = _load_weights(file, map_location)
     return Checkpoint(folder, int(state["step"]), state["config"], weights, state)
+
+
+_OLDER_HINT = "; delete this checkpoint folder to use an older one (--resume does so by itself)"
+
+
+def _load_failure(error: BaseException) -> str:
+    """Why ``torch.load`` failed, in one sentence and without torch's advice to load unsafely."""
+    text = str(error)
+    if "WeightsUnpickler error:" in text:  # a pickle holding more than tensors and plain data
+        detail = text.split("WeightsUnpickler error:", 1)[1].strip().split(". ")[0]
+        return f"it holds objects a training state never holds: {detail}"
+    first = text.strip().split(". ")[0].splitlines()[0] if text.strip() else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
+def load_latest_complete(
+    root: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[Checkpoint | None, list[str]]:
+    """The newest checkpoint under ``root`` that loads, and one note per newer one that did not.
+
+    Tries the one ``latest`` names, then the others newest first: a truncated or corrupt latest
+    checkpoint (a crash while copying, a bad disk) falls back to the previous complete one.
+    ``(None, [])`` when there is no checkpoint; :class:`CheckpointError` listing every failure when
+    none loads.
+    """
+    root = Path(root)
+    try:
+        latest = find_latest(root)
+    except CheckpointError:  # a corrupt 'latest' pointer: the folders themselves decide
+        latest = None
+    newest_first = [folder for _, folder in sorted(complete_checkpoints(root), key=lambda item: -item[0])]
+    candidates = ([latest] if latest is not None else []) + [f for f in newest_first if f != latest]
+    failures = []
+    for folder in candidates:
+        try:
+            checkpoint = _load_training_checkpoint(folder, map_location)
+        except CheckpointError as error:
+            failures.append(f"{folder.name} is unusable ({str(error).removesuffix(_OLDER_HINT)})")
+            continue
+        return checkpoint, [f"{failure}; resumed from {folder.name} instead" for failure in failures]
+    if failures:
+        listing = "\n  ".join(failures)
+        raise CheckpointError(f"no complete checkpoint in {root} can be loaded:\n  {listing}")
+    return None, []
 
 
 def _load_weights(file: Path, map_location: str | torch.device) -> dict[str, torch.Tensor]:

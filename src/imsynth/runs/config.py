@@ -49,4 +49,10 @@ def load_method_checkpoint(
     loaded = load_checkpoint(path)
     if loaded.config.get("method") != method:
         raise CheckpointError(f"{path} holds a {loaded.config.get('method')!r} model, not a {method} model{hint}")
-    return loaded, from_dict(config_class, loaded.config["method_config"])
+    try:
+        return loaded, from_dict(config_class, loaded.config["method_config"])
+    except (ValueError, KeyError, TypeError) as error:  # ConfigError is a ValueError
+        raise CheckpointError(
+            f"{path}: the embedded run config is invalid ({error}); the file was edited or written by an "
+            "incompatible version of imsynth"
+        ) from None

@@ -17,13 +17,14 @@ from imsynth.training.config import ConfigMismatchError, TrainConfig
 from imsynth.training.context import TrainContext
 from imsynth.training.method import SingleOptimizerMethod, StepOutput, TrainingMethod
 from imsynth.training.optim import make_optimizer, make_scheduler
-from imsynth.training.trainer import RunExistsError, Trainer, TrainingDivergedError, TrainResult
+from imsynth.training.trainer import RunExistsError, RunWriteError, Trainer, TrainingDivergedError, TrainResult
 
 __all__ = [
     "Checkpoint",
     "CheckpointError",
     "ConfigMismatchError",
     "RunExistsError",
+    "RunWriteError",
     "SingleOptimizerMethod",
     "StepOutput",
     "TrainConfig",

@@ -157,7 +157,14 @@ RESUMABLE_TRAIN_FIELDS = frozenset(
 
 
 class ConfigMismatchError(ValueError):
-    """A run is resumed with a configuration that would change what it computes."""
+    """A run is resumed with a configuration that would change what it computes.
+
+    ``differences``: one line per differing setting (``train.lr: 0.1 (saved) != 0.2 (now)``).
+    """
+
+    def __init__(self, message: str, differences: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.differences = differences or []
 
 
 def make_run_config(method_name: str, train: TrainConfig, method_config: dict[str, Any]) -> dict[str, Any]:
@@ -183,7 +190,8 @@ def check_resume_compatible(saved: dict[str, Any], current: dict[str, Any], run_
         raise ConfigMismatchError(
             f"cannot resume {run_dir}: the run was started with a different configuration:\n  {listing}\n"
             f"Restore those settings or train into a new out_dir. Only these train settings may "
-            f"change on resume: {', '.join(sorted(RESUMABLE_TRAIN_FIELDS))}."
+            f"change on resume: {', '.join(sorted(RESUMABLE_TRAIN_FIELDS))}.",
+            differences,
         )
 
 

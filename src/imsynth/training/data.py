@@ -145,10 +145,19 @@ def make_loader(
         num_workers=num_workers,
         persistent_workers=num_workers > 0,
         pin_memory=pin_memory,
-        worker_init_fn=seed_worker,
+        worker_init_fn=_init_worker,
         # An explicit generator keeps the global torch RNG untouched when iteration starts.
         generator=torch.Generator().manual_seed(mix_seed(seed, start)),
     )
+
+
+def _init_worker(worker_id: int) -> None:
+    """Seed the worker; a SIGUSR1 sent to the whole process group (SLURM) is for the trainer, not for it."""
+    import signal
+
+    seed_worker(worker_id)
+    if hasattr(signal, "SIGUSR1"):
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
 
 
 def preview_batch(dataset: Dataset[Any], count: int, seed: int) -> Any:

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from imsynth.runs.files import METRICS_FILE, SAMPLES_DIR, TENSORBOARD_DIR, sample_path
+from imsynth.runs.tensorboard import describe_run, open_writer
+from imsynth.utils.console import is_quiet, progress, say
 from imsynth.utils.io import save_image, write_text
 
 __all__ = ["RunLogger", "ScalarWindow", "Throughput", "Progress"]
@@ -76,7 +76,8 @@ class RunLogger:
         self.samples_dir = self.out_dir / SAMPLES_DIR
         self._drop_records_after(start_step)
         self._metrics = self.metrics_path.open("a", encoding="utf-8")
-        self._tb = _open_tensorboard(self.out_dir / TENSORBOARD_DIR, start_step) if tensorboard else None
+        # purge_step hides events that an earlier, interrupted process wrote after start_step.
+        self._tb = open_writer(self.out_dir / TENSORBOARD_DIR, start_step + 1) if tensorboard else None
 
     def _drop_records_after(self, step: int) -> None:
         """Forget log records beyond ``step`` (left by an interrupted run that is being resumed)."""
@@ -87,6 +88,11 @@ class RunLogger:
         kept = [line for line, at in zip(lines, steps, strict=True) if at is not None and at <= step]
         if len(kept) != len(lines):
             write_text(self.metrics_path, "".join(line + "\n" for line in kept))
+
+    def describe(self, run_config: dict[str, Any]) -> None:
+        """The run config as TensorBoard text and HPARAMS (:func:`imsynth.runs.tensorboard.describe_run`)."""
+        if self._tb is not None:
+            describe_run(self._tb, run_config)
 
     def scalars(self, step: int, values: dict[str, float]) -> None:
         record = {"step": step, **{k: (v if math.isfinite(v) else str(v)) for k, v in values.items()}}
@@ -117,17 +123,6 @@ def _record_step(line: str) -> int | None:
         return None  # a torn last line from a killed process
 
 
-def _open_tensorboard(log_dir: Path, start_step: int) -> Any:
-    """A ``SummaryWriter`` (imported lazily: it is slow to import), or ``None`` if unavailable."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError as error:
-        warnings.warn(f"TensorBoard logging disabled ({error}); install tensorboard to enable it", stacklevel=3)
-        return None
-    # purge_step hides events that an earlier, interrupted process wrote after start_step.
-    return SummaryWriter(str(log_dir), purge_step=start_step + 1)
-
-
 class Progress:
     """A tqdm progress bar (step, losses, images/s), or silence when disabled.
 
@@ -144,16 +139,9 @@ class Progress:
         self._started = time.monotonic()
         self._budget = None if max_minutes is None else 60.0 * max_minutes
         self._shown: dict[str, str] = {}
-        if enabled:
-            from tqdm.auto import tqdm
-
-            self._bar = tqdm(
-                total=max_steps if self._budget is None else None,
-                initial=start_step,
-                unit="step",
-                dynamic_ncols=True,
-                file=sys.stderr,
-                smoothing=0.1,
+        if enabled and not is_quiet():
+            self._bar = progress(
+                total=max_steps if self._budget is None else None, initial=start_step, unit="step", smoothing=0.1
             )
 
     def update(self, scalars: dict[str, float] | None, images_per_second: float | None) -> None:
@@ -193,7 +181,7 @@ class Progress:
         if self._bar is not None:
             self._bar.write(message)
         else:
-            print(message, flush=True)
+            say(message)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -90,13 +91,10 @@ def end_summary(
     if reason == "max_steps":
         verb, why = "finished", "max_steps reached"
     else:
-        verb, why = (
-            "stopped",
-            (
-                f"time budget of {config.max_minutes:g} min used up; continue with "
-                f"`imsynth train {method} --resume {out_dir}`"
-            ),
+        cause = (
+            f"time budget of {config.max_minutes:g} min used up" if reason == "max_minutes" else f"{reason} received"
         )
+        verb, why = "stopped", f"{cause}; continue with `imsynth train {method} --resume {out_dir}`"
     return (
         f"imsynth: {verb} {method} at step {step}/{config.max_steps} ({why}) "
         f"after {steps} steps in {duration(elapsed)}, {rate:.1f} img/s | checkpoint {checkpoint}"
@@ -118,3 +116,32 @@ def duration(seconds: float) -> str:
     if hours:
         return f"{hours}h{minutes:02d}m"
     return f"{minutes}m{secs:02d}s" if minutes else f"{seconds:.1f}s"
+
+
+def start_summary(trainer: Any) -> str:
+    """``imsynth: training crn on CPU | params generator 1.2M | dataset 500 | steps 0->100 (from scratch) | ...``.
+
+    ``trainer``: the :class:`~imsynth.training.trainer.Trainer` being started.
+    """
+    from imsynth.utils.device import describe_device
+
+    sizes = {name: sum(p.numel() for p in model.parameters()) for name, model in trainer.models.items()}
+    params = ", ".join(f"{name} {count(n)}" for name, n in sizes.items())
+    context = trainer.context
+    amp = f", amp {str(context.amp_dtype).removeprefix('torch.')}" if context.amp_enabled else ""
+    amp += ", channels_last" if context.channels_last else ""
+    amp += f", torch.compile ({trainer.config.compile_mode})" if context.compile_switch is not None else ""
+    start = f"resumed at step {trainer.step}" if trainer.resumed_from is not None else "from scratch"
+    notes = "".join(f" | note: {note}" for note in trainer._notes)
+    where = describe_device(trainer.device)
+    dist, config = trainer.dist, trainer.config
+    if dist.enabled:
+        where = (
+            f"{dist.world_size} processes (DDP, {distributed.dist.get_backend()}), "
+            f"rank 0 on {where}, {distributed.per_rank_batch_size(config.batch_size, dist)} images each"
+        )
+    return (
+        f"imsynth: training {trainer.method.name} on {where}{amp} | "
+        f"params {params} | dataset {trainer.dataset_size} | steps {trainer.step}->{config.max_steps} "
+        f"({start}) | out_dir {trainer.out_dir}{notes}"
+    )

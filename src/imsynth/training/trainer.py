@@ -9,7 +9,8 @@
 The trainer seeds everything, builds the method's models on the chosen device, creates their
 optimizers and LR schedules, then repeats: next batch -> ``method.training_step`` -> check the
 reported losses are finite -> schedule step -> log / sample / checkpoint. It stops at
-``max_steps`` or when the ``max_minutes`` budget is used up, and always ends with a checkpoint.
+``max_steps``, when the ``max_minutes`` budget is used up or on SIGTERM / SIGUSR1
+(:mod:`imsynth.training.signals`), and always ends with a checkpoint.
 
 With ``resume=True`` it continues from ``OUT_DIR``'s latest checkpoint: weights, optimizer and
 schedule states, RNG states and the exact position in the data stream are restored, so on CPU
@@ -24,7 +25,9 @@ logged scalars are averaged over processes and rank 0 alone writes the run folde
 
 from __future__ import annotations
 
+import contextlib
 import math
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,20 +37,30 @@ from typing import Any, cast
 import torch
 from torch.utils.data import Dataset
 
-from imsynth.runs import find_latest, load_checkpoint, load_weights_into, save_checkpoint
+from imsynth.runs import find_latest, load_latest_complete, load_weights_into, save_checkpoint
 from imsynth.runs.files import CHECKPOINTS_DIR, CONFIG_FILE, checkpoint_name
 from imsynth.training import distributed
 from imsynth.training.config import TrainConfig, check_resume_compatible, make_run_config
 from imsynth.training.context import TrainContext
 from imsynth.training.data import check_dataset, make_loader, preview_batch
+from imsynth.training.failures import (
+    WRITE_ERRNOS,
+    RunExistsError,
+    RunWriteError,
+    TrainingDivergedError,
+    divergence_message,
+    write_failure_message,
+)
 from imsynth.training.logging import Progress, RunLogger, ScalarWindow, Throughput
 from imsynth.training.method import StepOutput, TrainingMethod
 from imsynth.training.optim import lr_factor, make_scheduler
+from imsynth.training.signals import StopSignals
 from imsynth.training.speed import GUARDED_STEPS, CompileSwitch, resolve_speed_settings, run_guarded
-from imsynth.training.summary import PendingScalars, count, end_summary
+from imsynth.training.summary import PendingScalars, end_summary, start_summary
 from imsynth.training.visualize import image_grid
 from imsynth.utils.config import save_config
-from imsynth.utils.device import autocast_dtype, describe_device, resolve_device
+from imsynth.utils.console import say
+from imsynth.utils.device import autocast_dtype, resolve_device
 from imsynth.utils.seeding import (
     configure_determinism,
     get_rng_state,
@@ -57,20 +70,13 @@ from imsynth.utils.seeding import (
     set_rng_state,
 )
 
-__all__ = ["Trainer", "TrainResult", "TrainingDivergedError", "RunExistsError"]
+__all__ = ["Trainer", "TrainResult", "TrainingDivergedError", "RunExistsError", "RunWriteError"]
 
 #: Steps whose scalars may wait on the device at most (then they are read even between log steps).
 MAX_PENDING_STEPS = 500
-#: Under DDP the time budget is checked every this many steps (single process: every step).
-DEADLINE_EVERY = 10
-
-
-class TrainingDivergedError(RuntimeError):
-    """A reported loss became NaN or infinite; nothing was saved from the diverged state."""
-
-
-class RunExistsError(RuntimeError):
-    """A fresh run was started in an ``out_dir`` that already holds checkpoints."""
+#: Under DDP the processes agree on stopping (time budget, signals) every this many steps: the
+#: agreement is an all_reduce read back to the host, a synchronisation (one process: every step).
+STOP_CHECK_EVERY = 10
 
 
 @dataclass
@@ -78,7 +84,7 @@ class TrainResult:
     """What :meth:`Trainer.fit` did."""
 
     step: int
-    stop_reason: str  # "max_steps" or "max_minutes"
+    stop_reason: str  # "max_steps", "max_minutes" or the stop signal's name ("SIGTERM", "SIGUSR1")
     checkpoint: Path
     elapsed_seconds: float
     last_scalars: dict[str, float]
@@ -117,7 +123,7 @@ class Trainer:
             torch.cuda.set_device(self.device)
         distributed.per_rank_batch_size(config.batch_size, self.dist)  # checks it divides
         self.run_config = make_run_config(method.name, config, method.config_dict())  # "auto" stays auto
-        # What runs: amp/channels_last/compile on with CUDA, workers from the machine (training/speed.py).
+        # What runs: channels_last/compile on with CUDA, workers from the machine (training/speed.py).
         self.config = config = resolve_speed_settings(config, self.device, self.dist.world_size)
         amp_dtype = autocast_dtype(self.device, config.amp_dtype) if config.amp else None
         configure_determinism(config.deterministic)
@@ -162,16 +168,16 @@ class Trainer:
         if latest is not None:
             raise RunExistsError(
                 f"{self.out_dir} already holds a run (latest checkpoint: {latest.name}); resume it "
-                "with resume=True (--resume) or choose another out_dir"
+                "with resume=True or choose another out_dir"
             )
 
     def _resume(self) -> None:
         """Restore weights, optimizer/scheduler states, data position and (later, in fit) RNGs."""
-        latest = find_latest(self.checkpoint_dir)
-        if latest is None:
+        checkpoint, skipped = load_latest_complete(self.checkpoint_dir)  # a broken latest falls back
+        if checkpoint is None:
             self._notes.append(f"no checkpoint in {self.out_dir} to resume, starting from step 0")
             return
-        checkpoint = load_checkpoint(latest)
+        self._notes += skipped
         check_resume_compatible(checkpoint.config, self.run_config, self.out_dir)
         state = checkpoint.state
         assert state is not None  # a checkpoint folder always has its training state
@@ -194,7 +200,7 @@ class Trainer:
             )
         self._rng_to_restore = self._rank_rng_state(state, checkpoint.step)
         self._last_saved_step = self.step
-        self.resumed_from = latest
+        self.resumed_from = checkpoint.path
 
     def _rank_rng_state(self, state: dict[str, Any], step: int) -> dict[str, Any] | None:
         """This process's saved RNG state; a rank the checkpoint did not have gets fresh streams."""
@@ -232,6 +238,8 @@ class Trainer:
         )
         batches = iter(loader)
         logger = RunLogger(self.out_dir, self.step, tensorboard=config.tensorboard) if main else None
+        if logger is not None and self.step == 0:
+            logger.describe(self.run_config)
         self._say(self._start_summary())
         progress = Progress(config.progress and main, self.step, config.max_steps, max_minutes=config.max_minutes)
 
@@ -248,56 +256,73 @@ class Trainer:
         scalars: dict[str, float] = {}
         stop_reason = "max_steps"
         try:
-            while self.step < config.max_steps:
-                # Under DDP the ranks agree on the budget with an all_reduce read back to the host: a
-                # synchronisation, so only every DEADLINE_EVERY steps (the same steps on every rank).
-                check = deadline is not None and (not self.dist.enabled or self.step % DEADLINE_EVERY == 0)
-                if check and distributed.any_rank(time.monotonic() >= cast(float, deadline), self.device, self.dist):
-                    stop_reason = "max_minutes"
-                    break
-                learning_rates = self._train_step(next(batches), pending)
-                speed.add(config.batch_size)
-                progress.update(None, speed.recent)
-                # Scalars are read from the device (one synchronisation) only when something uses them,
-                # and always before a checkpoint or sample grid: a diverged state is never saved.
-                every = (config.log_every, config.sample_every, config.checkpoint_every, MAX_PENDING_STEPS)
-                if any(self.step % n == 0 for n in every):
-                    scalars = self._read_scalars(pending, window, scalars)
-                    progress.show(scalars)
-                if logger is not None and self.step % config.log_every == 0:
-                    logger.scalars(
-                        self.step,
-                        {
-                            **window.pop(),
-                            **learning_rates,
-                            "epoch": self.samples_seen / self.dataset_size,
-                            "images_per_s": speed.pop_window_rate(),
-                        },
-                    )
-                if logger is not None and self.step % config.sample_every == 0:
-                    self._save_samples(logger, preview)
-                if self.step % config.checkpoint_every == 0:
+            with StopSignals() as signals:
+                while self.step < config.max_steps:
+                    if self._should_stop(deadline, signals):
+                        stop_reason = "max_minutes" if self._past(deadline) else signals.received or "a stop signal"
+                        break
+                    learning_rates = self._train_step(next(batches), pending)
+                    speed.add(config.batch_size)
+                    progress.update(None, speed.recent)
+                    # Scalars are read from the device (one synchronisation) only when something uses
+                    # them, and always before a checkpoint or sample grid: a diverged state is never saved.
+                    every = (config.log_every, config.sample_every, config.checkpoint_every, MAX_PENDING_STEPS)
+                    if any(self.step % n == 0 for n in every):
+                        scalars = self._read_scalars(pending, window, scalars)
+                        progress.show(scalars)
+                    if logger is not None and self.step % config.log_every == 0:
+                        logger.scalars(
+                            self.step,
+                            {
+                                **window.pop(),
+                                **learning_rates,
+                                "epoch": self.samples_seen / self.dataset_size,
+                                "images_per_s": speed.pop_window_rate(),
+                            },
+                        )
+                    if logger is not None and self.step % config.sample_every == 0:
+                        self._save_samples(logger, preview)
+                    if self.step % config.checkpoint_every == 0:
+                        self._save_checkpoint()
+                scalars = self._read_scalars(pending, window, scalars)
+                if self._last_saved_step != self.step:
                     self._save_checkpoint()
-            scalars = self._read_scalars(pending, window, scalars)
-            if self._last_saved_step != self.step:
-                self._save_checkpoint()
         except KeyboardInterrupt:
             progress.close()
             self._say(
-                f"imsynth: interrupted at step {self.step}; resume from the latest checkpoint "
-                f"in {self.checkpoint_dir} with resume=True"
+                f"imsynth: interrupted at step {self.step}; the latest checkpoint in {self.checkpoint_dir} "
+                "is where a resumed run continues"
             )
             raise
+        except OSError as error:
+            if error.errno not in WRITE_ERRNOS:
+                raise
+            message = write_failure_message(error, self.out_dir, self.checkpoint_dir, self.step, self.method.name)
+            raise RunWriteError(message) from None
         finally:
             progress.close()
             if logger is not None:
-                logger.close()
+                # after a write failure, closing (flushing) the logs may fail the same way: keep the first error
+                with contextlib.suppress(OSError) if sys.exc_info()[0] is not None else contextlib.nullcontext():
+                    logger.close()
             del batches, loader  # stops worker processes
 
         elapsed = time.monotonic() - start
         checkpoint = self.checkpoint_dir / checkpoint_name(self.step)
         self._say(self._end_summary(stop_reason, first_step, elapsed, checkpoint))
         return TrainResult(self.step, stop_reason, checkpoint, elapsed, scalars)
+
+    @staticmethod
+    def _past(deadline: float | None) -> bool:
+        return deadline is not None and time.monotonic() >= deadline
+
+    def _should_stop(self, deadline: float | None, signals: StopSignals) -> bool:
+        """The time budget is used up or a stop signal arrived (on any process, under DDP)."""
+        if not self.dist.enabled:
+            return self._past(deadline) or signals.received is not None
+        if self.step % STOP_CHECK_EVERY:  # the same steps on every process
+            return False
+        return distributed.any_rank(self._past(deadline) or signals.received is not None, self.device, self.dist)
 
     def _train_step(self, batch: Any, pending: PendingScalars) -> dict[str, float]:
         """One optimization step (its scalars join ``pending``); returns the learning rates it used."""
@@ -340,24 +365,11 @@ class Trainer:
         for step, values in pending.read():
             for name, value in values.items():
                 if not math.isfinite(value):
-                    raise TrainingDivergedError(self._divergence_message(step, name, value))
+                    message = divergence_message(self.checkpoint_dir, step - 1, name, value, self.optimizers)
+                    raise TrainingDivergedError(message)
             window.add(values)
             last = values
         return last
-
-    def _divergence_message(self, step: int, name: str, value: float) -> str:
-        latest = find_latest(self.checkpoint_dir)
-        kept = (
-            f"the last good checkpoint {latest} is still 'latest'"
-            if latest is not None
-            else "no checkpoint had been written yet"
-        )
-        lrs = ", ".join(f"{n}={opt.param_groups[0]['lr']:.3g}" for n, opt in self.optimizers.items())
-        return (
-            f"training diverged at step {step}: {name!r} is {value}. Nothing was saved "
-            f"from this state; {kept}. Try a lower learning rate (now {lrs}), set grad_clip, "
-            "or check the data for NaN/inf values."
-        )
 
     # ------------------------------------------------------------------ outputs
 
@@ -406,31 +418,14 @@ class Trainer:
 
     def _say(self, message: str) -> None:
         if self.dist.is_main:
-            print(message, flush=True)
+            say(message)
 
     def _end_summary(self, reason: str, first_step: int, elapsed: float, checkpoint: Path) -> str:
         steps = self.step - first_step
         return end_summary(self.method.name, self.step, self.config, reason, steps, elapsed, self.out_dir, checkpoint)
 
     def _start_summary(self) -> str:
-        sizes = {name: sum(p.numel() for p in model.parameters()) for name, model in self.models.items()}
-        params = ", ".join(f"{name} {count(n)}" for name, n in sizes.items())
-        amp = f", amp {str(self.context.amp_dtype).removeprefix('torch.')}" if self.context.amp_enabled else ""
-        amp += ", channels_last" if self.context.channels_last else ""
-        amp += f", torch.compile ({self.config.compile_mode})" if self.context.compile_switch is not None else ""
-        start = f"resumed at step {self.step}" if self.resumed_from is not None else "from scratch"
-        notes = "".join(f" | note: {note}" for note in self._notes)
-        where = describe_device(self.device)
-        if self.dist.enabled:
-            where = (
-                f"{self.dist.world_size} processes (DDP, {distributed.dist.get_backend()}), "
-                f"rank 0 on {where}, {distributed.per_rank_batch_size(self.config.batch_size, self.dist)} images each"
-            )
-        return (
-            f"imsynth: training {self.method.name} on {where}{amp} | "
-            f"params {params} | dataset {self.dataset_size} | steps {self.step}->{self.config.max_steps} "
-            f"({start}) | out_dir {self.out_dir}{notes}"
-        )
+        return start_summary(self)
 
 
 def _load_named_states(kind: str, targets: Mapping[str, Any], states: Mapping[str, Any]) -> None:

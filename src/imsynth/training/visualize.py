@@ -17,7 +17,7 @@ def image_grid(columns: Mapping[str, torch.Tensor], max_rows: int | None = None,
 
     Each value is an ``(N, 1 | 3, H, W)`` (or ``(N, H, W)``) tensor with values in [0, 1]; the cells
     are laid out by :func:`imsynth.utils.images.tile_grid` (nearest-neighbour resizing to the first
-    image's size, white padding).
+    image's size, white padding) under a caption strip naming each column.
     """
     if not columns:
         raise ValueError("image_grid needs at least one image batch")
@@ -26,7 +26,7 @@ def image_grid(columns: Mapping[str, torch.Tensor], max_rows: int | None = None,
     if max_rows is not None:
         rows = min(rows, max_rows)
     cells = [[tensor_to_uint8(batch[row]) for batch in batches] for row in range(rows)]
-    return tile_grid(cells, pad=pad)
+    return tile_grid(cells, pad=pad, column_titles=list(columns))
 
 
 def _as_rgb(name: str, images: torch.Tensor) -> torch.Tensor:

@@ -32,7 +32,7 @@ import dataclasses
 import enum
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePath
 from typing import Any, Literal, TypeVar, Union
 
@@ -40,7 +40,16 @@ import yaml
 
 from imsynth.utils.io import write_text
 
-__all__ = ["ConfigError", "to_dict", "from_dict", "save_config", "load_config"]
+__all__ = [
+    "ConfigError",
+    "to_dict",
+    "from_dict",
+    "save_config",
+    "load_config",
+    "merge_dicts",
+    "nest_dotted",
+    "parse_overrides",
+]
 
 T = TypeVar("T")
 
@@ -212,6 +221,61 @@ def _expect(ok: bool, what: str, value: Any, where: str) -> None:
 def _show(value: Any) -> str:
     text = repr(value)
     return f"{text[:60]}..." if len(text) > 60 else text
+
+
+# --------------------------------------------------------------------------- layers and overrides
+#
+# Config files and ``--set key=value`` overrides are merged as plain data, then converted once by
+# from_dict above, which checks every value against its field (and runs the dataclasses' own checks).
+# OmegaConf 2.4 structured configs could do the merging and conversion, but they accept ``amp: 1`` or
+# ``amp: "yes"`` for a bool and ``"10"`` for an int, and their messages differ from the ones stored runs
+# and checkpoints are checked with; merging plain dicts keeps one converter for files, overrides, run
+# folders and checkpoints alike.
+
+
+def merge_dicts(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``overlay``: mappings merge key by key (recursively), anything else is replaced."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge_dicts(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def nest_dotted(dotted: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"model.height": 64, "train.lr": 0.1}`` -> ``{"model": {"height": 64}, "train": {"lr": 0.1}}``."""
+    nested: dict[str, Any] = {}
+    for key, value in dotted.items():
+        parts = key.split(".")
+        node = nested
+        for depth, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{key}: {'.'.join(parts[: depth + 1])} was given a value of its own")
+            node = child
+        node[parts[-1]] = value
+    return nested
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
+    """``["model.width_multiplier=0.25", "loss.texture_weights=[1, 0.5]"]`` -> nested plain data.
+
+    Each value is read as YAML (``0.25``, ``true``, ``null``, ``[1, 0.5]``, ``bfloat16``); quote a string
+    that would read as something else (``data.split='001'``).
+    """
+    dotted: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not all(key.split(".")):
+            raise ConfigError(f"override {item!r}: expected KEY=VALUE with a dotted KEY (model.width_multiplier=0.25)")
+        try:
+            dotted[key] = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError as error:
+            raise ConfigError(f"override {item!r}: the value is not valid YAML ({error})") from None
+    return nest_dotted(dotted)
 
 
 # --------------------------------------------------------------------------- YAML files

@@ -3,11 +3,14 @@
 Every writer goes through :func:`atomic_write`: the data lands in a temporary file in the
 destination folder, is flushed and fsync'ed, then renamed over the target (``os.replace`` is
 atomic on POSIX and Windows). A crash or SIGKILL leaves either the old file or the new one.
+:func:`ensure_output_dir` checks an output folder up front, and :func:`describe_os_error` words
+an ``OSError`` (full disk, read-only file system...) for a message instead of a traceback.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -17,6 +20,46 @@ from typing import IO, Any
 
 import numpy as np
 from PIL import Image
+
+
+class OutputError(OSError):
+    """An output folder or file that cannot be written; the message names the path and what to do."""
+
+
+_ERRNO_WORDS = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.ENOTDIR: "a path component is a file, not a folder",
+    errno.EEXIST: "a file is in the way",
+}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """A short lower-case reason for an ``OSError`` ("no space left on device"), without a traceback."""
+    if exc.errno in _ERRNO_WORDS:
+        return _ERRNO_WORDS[exc.errno]
+    return (exc.strerror or str(exc) or type(exc).__name__).lower()
+
+
+def ensure_output_dir(folder: str | os.PathLike, option: str = "--out") -> Path:
+    """Create ``folder`` and prove it writable, or raise :class:`OutputError` naming ``option``."""
+    folder = Path(folder)
+    blocker = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise OutputError(f"{option} {folder}: {blocker} is a file, not a folder; choose another {option}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".imsynth-write-test.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(
+            f"{option} {folder}: cannot write there ({describe_os_error(exc)}); choose another {option}"
+        ) from None
+    return folder
 
 
 def _default_file_mode() -> int:

@@ -1,15 +1,25 @@
-"""The Cityscapes label table (official labelIds, trainIds and colours) and the built-in label spaces."""
+"""The Cityscapes label table (official labelIds, trainIds and colours), the built-in label spaces, and how a
+run config names one (a built-in's name or the space's contents: :func:`label_space_to_store`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from imsynth.data.labels.space import LabelClass, LabelSpace
+from imsynth.data.strips import histogram
 
-__all__ = ["CITYSCAPES", "get_label_space", "iter_class_histogram"]
+__all__ = [
+    "CITYSCAPES",
+    "StoredLabelSpace",
+    "get_label_space",
+    "iter_class_histogram",
+    "label_space_to_store",
+    "stored_label_space",
+]
 
 
 def _cityscapes() -> LabelSpace:
@@ -61,12 +71,18 @@ CITYSCAPES: LabelSpace = _cityscapes()
 _BUILTIN = {"cityscapes": CITYSCAPES}
 
 
-def get_label_space(name_or_path: str | Path | LabelSpace | None = None) -> LabelSpace:
-    """``None``/``"cityscapes"`` -> :data:`CITYSCAPES`; a path -> :meth:`LabelSpace.from_file`."""
+StoredLabelSpace = str | dict[str, Any]
+"""How a run config stores a label space: a built-in name, or the space itself (:meth:`LabelSpace.to_dict`)."""
+
+
+def get_label_space(name_or_path: str | Path | LabelSpace | Mapping[str, Any] | None = None) -> LabelSpace:
+    """``None``/``"cityscapes"`` -> :data:`CITYSCAPES`; a path -> :meth:`LabelSpace.from_file`; a dict -> the space."""
     if isinstance(name_or_path, LabelSpace):
         return name_or_path
     if name_or_path is None:
         return CITYSCAPES
+    if isinstance(name_or_path, Mapping):
+        return LabelSpace.from_dict(dict(name_or_path))
     key = str(name_or_path)
     if key.lower() in _BUILTIN:
         return _BUILTIN[key.lower()]
@@ -75,8 +91,32 @@ def get_label_space(name_or_path: str | Path | LabelSpace | None = None) -> Labe
     raise ValueError(f"unknown label space {key!r}: use 'cityscapes' or a .json/.yaml/.csv file of (name, id, color)")
 
 
+def label_space_to_store(name_or_path: str | Path | LabelSpace) -> StoredLabelSpace:
+    """What a run config records for ``--label-space``: a built-in's name, or a file's contents.
+
+    Storing the contents makes a run (and its checkpoints) independent of the file: it may move or
+    change, and a checkpoint never needs to name (and so make the loader read) a file.
+    """
+    if not isinstance(name_or_path, LabelSpace) and str(name_or_path).lower() in _BUILTIN:
+        return str(name_or_path).lower()
+    return get_label_space(name_or_path).to_dict()
+
+
+def stored_label_space(value: StoredLabelSpace) -> LabelSpace:
+    """The label space a run config stores; a file path (written by older versions) is refused, not read."""
+    if isinstance(value, Mapping):
+        return LabelSpace.from_dict(dict(value))
+    if isinstance(value, str) and value.lower() in _BUILTIN:
+        return _BUILTIN[value.lower()]
+    raise ValueError(
+        f"the label space is named by the file path {value!r} instead of being stored (runs trained before "
+        "imsynth stored label spaces); a checkpoint may not make imsynth read a file, so train the model again "
+        "with this version, which stores the label space itself"
+    )
+
+
 def iter_class_histogram(space: LabelSpace, ids: np.ndarray) -> Iterable[tuple[LabelClass, int]]:
     """(class, pixel count) for every class present in an id map, most frequent first."""
-    counts = np.bincount(np.asarray(ids, dtype=np.int64).ravel(), minlength=256)
+    counts = histogram(ids, 256)
     present = [(c, int(counts[c.id])) for c in space.classes if counts[c.id] > 0]
     return sorted(present, key=lambda item: -item[1])

@@ -12,9 +12,18 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from imsynth.data.imagefile import ImageReadError, open_image
 from imsynth.data.labels.errors import LabelDecodeError
+from imsynth.data.strips import (
+    color_counts,
+    image_array,
+    nearest_colors,
+    pack_rgb,
+    row_strips,
+    unpack_rgb,
+)
 
 __all__ = ["DEFAULT_COLOR_TOLERANCE", "MapKind", "decode_colors", "decode_image", "load_label_map"]
 
@@ -57,32 +66,39 @@ def decode_colors(
     edges can go farther: such pixels are still snapped when every one of them touches a pixel
     of a palette colour within 2 pixels and they are at most ``max_artefact_fraction`` of the
     map. Otherwise -- a region of an unknown colour -- :class:`LabelDecodeError` names them.
+    The map is processed in strips of rows, so the temporaries stay small for huge maps.
     """
+    if not tolerance >= 0:  # also refuses NaN, which would accept every colour
+        raise ValueError(f"colour tolerance must be a number >= 0, got {tolerance}")
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise LabelDecodeError(f"expected an HxWx3 colour map, got shape {rgb.shape}")
-    packed = (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2]
-    unique, inverse = np.unique(packed.ravel(), return_inverse=True)
-    colors = np.stack([(unique >> 16) & 255, (unique >> 8) & 255, unique & 255], axis=1).astype(np.float32)
+    unique, counts = color_counts(rgb)
     pal_colors, pal_ids = space.palette
-    dist = np.linalg.norm(colors[:, None, :] - pal_colors[None, :, :].astype(np.float32), axis=2)
-    nearest = dist.argmin(axis=1)
-    too_far = dist[np.arange(len(unique)), nearest] > tolerance
-    if too_far.any() and not _isolated_artefacts(too_far[inverse].reshape(packed.shape), max_artefact_fraction):
-        counts = np.bincount(inverse, minlength=len(unique))
+    nearest, distance = nearest_colors(unpack_rgb(unique), pal_colors.astype(np.float32))
+    too_far = distance > tolerance
+    ids = np.empty(rgb.shape[:2], dtype=np.uint8)
+    far = np.zeros(rgb.shape[:2], dtype=bool) if too_far.any() else None
+    for rows in row_strips(rgb.shape[0], rgb.shape[1]):
+        index = np.searchsorted(unique, pack_rgb(rgb[rows]))
+        ids[rows] = pal_ids[nearest[index]]
+        if far is not None:
+            far[rows] = too_far[index]
+    if far is not None and not _isolated_artefacts(far, max_artefact_fraction):
         far_idx = np.flatnonzero(too_far)
-        far_idx = far_idx[np.argsort(-counts[far_idx])]
-        n_bad = int(counts[far_idx].sum())
+        far_idx = far_idx[np.argsort(-counts[far_idx], kind="stable")]
+        n_bad, total = int(counts[far_idx].sum()), int(ids.size)
         listed = ", ".join(
-            f"#{int(unique[i]):06x} {tuple(int(v) for v in colors[i])} ({int(counts[i])} px)" for i in far_idx[:5]
+            f"#{int(unique[i]):06x} {tuple(int(v) for v in unpack_rgb(unique[i : i + 1])[0])} ({int(counts[i])} px)"
+            for i in far_idx[:5]
         )
         raise LabelDecodeError(
-            f"{n_bad} of {packed.size} pixels ({100.0 * n_bad / packed.size:.2f}%) have colours farther than "
+            f"{n_bad} of {total} pixels ({100.0 * n_bad / total:.2f}%) have colours farther than "
             f"{tolerance:g} from every colour of label space {space.name!r}; first offending colours: {listed}. "
             "Fix: repaint them with palette colours, pass the right label-space file (--label-space FILE), "
             "or raise the tolerance (--color-tolerance)."
         )
-    return pal_ids[nearest][inverse].reshape(packed.shape)
+    return ids
 
 
 def decode_image(
@@ -103,7 +119,7 @@ def decode_image(
     """
     mode = image.mode
     if mode == "P" and kind != "color":
-        indices = np.asarray(image)
+        indices = image_array(image)
         raw = image.getpalette() or []
         palette = np.zeros((256, 3), dtype=np.uint8)
         palette.reshape(-1)[: min(len(raw), 768)] = raw[:768]
@@ -115,31 +131,33 @@ def decode_image(
     if mode in ("L", "I", "I;16", "I;16B", "F", "1"):
         if kind == "color":
             return decode_colors(space, np.repeat(np.asarray(image.convert("L"))[..., None], 3, axis=2), tolerance)
-        ids = np.asarray(image)
-        if ids.dtype.kind == "f":
-            if not np.all(ids == np.round(ids)):
-                raise LabelDecodeError("floating-point label map with fractional values: save ids as integers")
-        ids = ids.astype(np.int64)
+        ids = image_array(image)
+        if ids.dtype.kind == "f" and not np.all(ids == np.round(ids)):
+            raise LabelDecodeError("floating-point label map with fractional values: save ids as integers")
         space.check_ids(ids)
-        return ids.astype(np.uint8)
+        return ids.astype(np.uint8, copy=False)
     if mode in ("LA", "PA", "RGBA", "La"):
-        rgba = np.asarray(image.convert("RGBA"))
-        transparent = rgba[..., 3] < 128
-        rgb = rgba[..., :3].copy()
+        rgba = image if mode == "RGBA" else image.convert("RGBA")
+        transparent = image_array(rgba.getchannel("A")) < 128
+        rgb = image_array(rgba.convert("RGB"))
         if transparent.any() and not transparent.all():
             # Transparent pixels often hold junk colours: give them the commonest opaque colour so
             # they neither fail decoding nor change whether the map reads as ids; they become void.
-            colors, counts = np.unique(rgb[~transparent], axis=0, return_counts=True)
-            rgb[transparent] = colors[counts.argmax()]
+            colors, counts = color_counts(rgb, ~transparent)
+            rgb[transparent] = unpack_rgb(colors[counts.argmax() : counts.argmax() + 1])[0]
         elif transparent.all():
             rgb[...] = space.id_colors[space.void_id]
         ids = _decode_rgb(space, rgb, kind, tolerance)
-        return np.where(transparent, np.uint8(space.void_id), ids)
-    return _decode_rgb(space, np.asarray(image.convert("RGB")), kind, tolerance)
+        ids[transparent] = space.void_id
+        return ids
+    return _decode_rgb(space, image_array(image if mode == "RGB" else image.convert("RGB")), kind, tolerance)
 
 
 def _decode_rgb(space: Palette, rgb: np.ndarray, kind: MapKind, tolerance: float) -> np.ndarray:
-    gray = np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2])
+    gray = all(
+        np.array_equal(rgb[rows, :, 0], rgb[rows, :, 1]) and np.array_equal(rgb[rows, :, 1], rgb[rows, :, 2])
+        for rows in row_strips(rgb.shape[0], rgb.shape[1])
+    )
     if kind == "ids" or (kind == "auto" and gray and not _all_palette_colors(space, rgb)):
         ids = rgb[..., 0]
         space.check_ids(ids)
@@ -148,25 +166,22 @@ def _decode_rgb(space: Palette, rgb: np.ndarray, kind: MapKind, tolerance: float
 
 
 def _all_palette_colors(space: Palette, rgb: np.ndarray) -> bool:
-    packed = np.unique((rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2])
-    pal, _ = space.palette
-    pal_packed = (pal[:, 0].astype(np.int32) << 16) | (pal[:, 1].astype(np.int32) << 8) | pal[:, 2]
-    return bool(np.isin(packed, pal_packed).all())
+    colors, _ = color_counts(rgb)
+    return bool(np.isin(colors, pack_rgb(space.palette[0])).all())
 
 
 def load_label_map(
     space: Palette, path: str | Path, *, kind: MapKind = "auto", tolerance: float = DEFAULT_COLOR_TOLERANCE
 ) -> np.ndarray:
-    """Read a label-map file into an id map; unreadable files raise :class:`LabelDecodeError`."""
-    path = Path(path)
+    """Read a label-map file into an id map; unreadable or too large files raise :class:`LabelDecodeError`.
+
+    The file is opened with :func:`~imsynth.data.imagefile.open_image` (size checked before decoding).
+    """
     try:
-        with Image.open(path) as image:
-            image.load()
+        with open_image(path) as image:
             return decode_image(space, image, kind=kind, tolerance=tolerance)
-    except FileNotFoundError:
-        raise LabelDecodeError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise LabelDecodeError(f"{path}: not a readable image ({exc})") from None
+    except ImageReadError as exc:
+        raise LabelDecodeError(str(exc)) from None
     except LabelDecodeError as exc:
         raise LabelDecodeError(f"{path}: {exc}") from None
 

@@ -29,6 +29,7 @@ from PIL import Image
 from imsynth.data.labels import decode
 from imsynth.data.labels.decode import DEFAULT_COLOR_TOLERANCE, MapKind
 from imsynth.data.labels.errors import LabelDecodeError
+from imsynth.data.strips import histogram
 from imsynth.nn.labelmaps import one_hot_with_void
 
 __all__ = ["IGNORE_INDEX", "LabelClass", "LabelSpace"]
@@ -196,15 +197,16 @@ class LabelSpace:
                 f"id map has values outside 0..255 (min {arr.min()}, max {arr.max()}); "
                 f"label space {self.name!r} uses ids {sorted(c.id for c in self.classes)}"
             )
-        bad = ~self.valid_ids[arr.astype(np.int64)]
+        counts = histogram(arr, 256)
+        bad = ~self.valid_ids & (counts > 0)
         if bad.any():
-            values, counts = np.unique(arr[bad], return_counts=True)
-            order = np.argsort(-counts)[:5]
-            listed = ", ".join(f"{int(values[i])} ({int(counts[i])} px)" for i in order)
+            values = np.flatnonzero(bad)
+            order = values[np.argsort(-counts[values], kind="stable")][:5]
+            listed = ", ".join(f"{int(v)} ({int(counts[v])} px)" for v in order)
             raise LabelDecodeError(
-                f"{int(bad.sum())} pixels have ids that label space {self.name!r} does not define: {listed}. "
-                f"Valid ids: {sorted(c.id for c in self.classes)}. If this map uses another labelling, pass "
-                "its label-space file (--label-space FILE)."
+                f"{int(counts[values].sum())} pixels have ids that label space {self.name!r} does not define: "
+                f"{listed}. Valid ids: {sorted(c.id for c in self.classes)}. If this map uses another labelling, "
+                "pass its label-space file (--label-space FILE)."
             )
 
     def one_hot(self, ids: np.ndarray | torch.Tensor, *, with_void: bool = True) -> torch.Tensor:
@@ -238,7 +240,7 @@ class LabelSpace:
     def load(
         self, path: str | Path, *, kind: MapKind = "auto", tolerance: float = DEFAULT_COLOR_TOLERANCE
     ) -> np.ndarray:
-        """Read a label-map file into an id map; unreadable files raise :class:`LabelDecodeError`."""
+        """Read a label-map file into an id map; unreadable or too large files raise :class:`LabelDecodeError`."""
         return decode.load_label_map(self, path, kind=kind, tolerance=tolerance)
 
     def palette_image(self, ids: np.ndarray) -> Image.Image:

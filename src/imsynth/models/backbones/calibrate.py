@@ -53,14 +53,11 @@ def calibrate_layer_weights(extractor: FeatureExtractor, image_pairs: Iterable[t
 
 
 def _gaussian_blur(x: Tensor, sigma: float) -> Tensor:
-    radius = max(1, int(round(3 * sigma)))
-    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
-    k = torch.exp(-0.5 * (t / sigma) ** 2)
-    k = (k / k.sum()).to(x.device)
-    c = x.shape[1]
-    x = F.pad(x, (radius, radius, radius, radius), mode="reflect")
-    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    """Gaussian blur of ``sigma`` px (kernel radius 3 sigma, reflected borders)."""
+    import kornia
+
+    size = 2 * max(1, int(round(3 * sigma))) + 1
+    return kornia.filters.gaussian_blur2d(x, (size, size), (sigma, sigma), border_type="reflect")
 
 
 def _center_resize(x: Tensor, size: tuple[int, int]) -> Tensor:
