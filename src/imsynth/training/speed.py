@@ -24,7 +24,7 @@ off (:func:`imsynth.utils.seeding.configure_determinism`). Given values always w
 **Compilation that cannot stop a run.** ``torch.compile`` compiles lazily, at the first call, and
 can fail there (no C compiler, an unsupported operation, a Triton problem). :class:`CompileSwitch`
 is shared by every module compiled for one trainer (:meth:`TrainContext.compile`); the trainer runs
-the first :data:`GUARDED_STEPS` steps through :func:`run_guarded`, which snapshots the training
+the first :data:`GUARDED_STEPS` steps through :func:`run_guarded` (:class:`GuardedSteps`), which snapshots the training
 state first and, when the compiled step raises, switches compilation off, restores the snapshot
 and runs the same step eagerly -- one line says so, and the run goes on as an eager run would.
 """
@@ -35,13 +35,15 @@ import copy
 import dataclasses
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import torch
 from torch import nn
 
 if TYPE_CHECKING:
     from imsynth.training.config import TrainConfig
+    from imsynth.training.context import TrainContext
+    from imsynth.training.method import StepOutput, TrainingMethod
 
 __all__ = [
     "GUARDED_STEPS",
@@ -51,6 +53,7 @@ __all__ = [
     "CompileSwitch",
     "SwitchableCompiled",
     "run_guarded",
+    "GuardedSteps",
 ]
 
 #: Steps run with a snapshot to fall back to: every compiled graph of the methods here (forward,
@@ -180,3 +183,46 @@ def run_guarded(
     set_rng_state(rng)
     set_extra(extra)
     return step(), reason
+
+
+class GuardedSteps:
+    """A compiled run's training steps: the first :data:`GUARDED_STEPS` through :func:`run_guarded`.
+
+    For one process only: under DDP a rank that retried a step would leave its collectives out of
+    step with the others. ``say`` gets the one line when compilation fails and the step is rerun.
+    """
+
+    def __init__(
+        self,
+        method: TrainingMethod[Any],
+        context: TrainContext,
+        models: list[nn.Module],
+        optimizers: list[torch.optim.Optimizer],
+        say: Callable[[str], None],
+    ) -> None:
+        self.method, self.context, self.models, self.optimizers, self.say = method, context, models, optimizers, say
+        self.left = GUARDED_STEPS
+
+    def training_step(self, batch: Any, step: int) -> StepOutput:
+        """``method.training_step(batch, step)``, guarded while steps are left and compilation is on."""
+        guarded = self.left > 0 and self.context.compiling
+        self.left = max(0, self.left - 1)
+        if not guarded:
+            return self.method.training_step(batch, step)
+        output, failure = run_guarded(
+            lambda: self.method.training_step(batch, step),
+            cast(CompileSwitch, self.context.compile_switch),
+            self.models,
+            self.optimizers,
+            (self._extra_state, self._load_extra_state),
+        )
+        if failure is not None:
+            self.say(f"imsynth: torch.compile failed ({failure}); training goes on eagerly (or: --no-compile)")
+        return output
+
+    def _extra_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        return self.context.state_dict(), self.method.state_dict_extra()
+
+    def _load_extra_state(self, state: tuple[dict[str, Any], dict[str, Any]]) -> None:
+        self.context.load_state_dict(state[0])
+        self.method.load_state_dict_extra(state[1])

@@ -32,7 +32,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset
@@ -52,23 +52,16 @@ from imsynth.training.failures import (
     write_failure_message,
 )
 from imsynth.training.logging import Progress, RunLogger, ScalarWindow, Throughput
-from imsynth.training.method import StepOutput, TrainingMethod
+from imsynth.training.method import TrainingMethod
 from imsynth.training.optim import lr_factor, make_scheduler
 from imsynth.training.signals import StopSignals
-from imsynth.training.speed import GUARDED_STEPS, CompileSwitch, resolve_speed_settings, run_guarded
+from imsynth.training.speed import GuardedSteps, resolve_speed_settings
 from imsynth.training.summary import PendingScalars, end_summary, start_summary
-from imsynth.training.visualize import image_grid
+from imsynth.training.visualize import sample_grid
 from imsynth.utils.config import save_config
 from imsynth.utils.console import say
 from imsynth.utils.device import autocast_dtype, resolve_device
-from imsynth.utils.seeding import (
-    configure_determinism,
-    get_rng_state,
-    mix_seed,
-    preserved_rng,
-    seed_everything,
-    set_rng_state,
-)
+from imsynth.utils.seeding import configure_determinism, get_rng_state, mix_seed, seed_everything, set_rng_state
 
 __all__ = ["Trainer", "TrainResult", "TrainingDivergedError", "RunExistsError", "RunWriteError"]
 
@@ -148,9 +141,10 @@ class Trainer:
                 seed_everything(mix_seed(config.seed, self.dist.rank))
         if config.compile:
             method.wrap_models(self.context.compile)
-        # The first steps may fall back to eager when compilation fails (single process only: under
-        # DDP a rank that retried a step would leave its collectives out of step with the others).
-        self._guarded_steps = GUARDED_STEPS if config.compile and not self.dist.enabled else 0
+        # The first steps may fall back to eager when compilation fails (one process only).
+        models, optimizers = list(self.models.values()), list(self.optimizers.values())
+        guard = config.compile and not self.dist.enabled
+        self._guard = GuardedSteps(method, self.context, models, optimizers, self._say) if guard else None
 
         self.step = 0  # completed training steps
         self.samples_seen = 0  # position in the data stream
@@ -240,7 +234,7 @@ class Trainer:
         logger = RunLogger(self.out_dir, self.step, tensorboard=config.tensorboard) if main else None
         if logger is not None and self.step == 0:
             logger.describe(self.run_config)
-        self._say(self._start_summary())
+        self._say(start_summary(self))
         progress = Progress(config.progress and main, self.step, config.max_steps, max_minutes=config.max_minutes)
 
         self.method.on_train_start()
@@ -309,7 +303,10 @@ class Trainer:
 
         elapsed = time.monotonic() - start
         checkpoint = self.checkpoint_dir / checkpoint_name(self.step)
-        self._say(self._end_summary(stop_reason, first_step, elapsed, checkpoint))
+        steps = self.step - first_step
+        self._say(
+            end_summary(self.method.name, self.step, config, stop_reason, steps, elapsed, self.out_dir, checkpoint)
+        )
         return TrainResult(self.step, stop_reason, checkpoint, elapsed, scalars)
 
     @staticmethod
@@ -327,20 +324,8 @@ class Trainer:
     def _train_step(self, batch: Any, pending: PendingScalars) -> dict[str, float]:
         """One optimization step (its scalars join ``pending``); returns the learning rates it used."""
         batch = self.context.to_device(batch)
-        output: StepOutput
-        if self._guarded_steps > 0 and self.context.compiling:
-            output, failure = run_guarded(
-                lambda: self.method.training_step(batch, self.step),
-                cast(CompileSwitch, self.context.compile_switch),
-                list(self.models.values()),
-                list(self.optimizers.values()),
-                (self._extra_state, self._load_extra_state),
-            )
-            if failure is not None:
-                self._say(f"imsynth: torch.compile failed ({failure}); training goes on eagerly (or: --no-compile)")
-        else:
-            output = self.method.training_step(batch, self.step)
-        self._guarded_steps = max(0, self._guarded_steps - 1)
+        run_step = self.method.training_step if self._guard is None else self._guard.training_step
+        output = run_step(batch, self.step)
         self.context.end_iteration()
         pending.add(self.step + 1, output)
         learning_rates = {f"lr/{name}": opt.param_groups[0]["lr"] for name, opt in self.optimizers.items()}
@@ -349,13 +334,6 @@ class Trainer:
         self.step += 1
         self.samples_seen += self.config.batch_size
         return learning_rates
-
-    def _extra_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        return self.context.state_dict(), self.method.state_dict_extra()
-
-    def _load_extra_state(self, state: tuple[dict[str, Any], dict[str, Any]]) -> None:
-        self.context.load_state_dict(state[0])
-        self.method.load_state_dict_extra(state[1])
 
     def _read_scalars(self, pending: PendingScalars, window: ScalarWindow, last: dict[str, float]) -> dict[str, float]:
         """The pending steps' scalars as floats (one synchronisation) into ``window``; the newest
@@ -374,18 +352,10 @@ class Trainer:
     # ------------------------------------------------------------------ outputs
 
     def _save_samples(self, logger: RunLogger, batch: Any) -> None:
-        """Render the method's sample images for the fixed preview batch (RNG streams untouched)."""
-        modes = {name: model.training for name, model in self.models.items()}
-        for model in self.models.values():
-            model.eval()
-        try:
-            with torch.no_grad(), preserved_rng(), self.method.unwrapped():
-                images = self.method.sample(batch)
-        finally:
-            for name, model in self.models.items():
-                model.train(modes[name])
-        if images:
-            logger.image(self.step, image_grid(images, max_rows=self.config.sample_count))
+        """The method's sample grid for the fixed preview batch (RNG streams untouched)."""
+        grid = sample_grid(self.method, self.models, batch, max_rows=self.config.sample_count)
+        if grid is not None:
+            logger.image(self.step, grid)
 
     def _save_checkpoint(self) -> Path:
         """Rank 0 writes the checkpoint (with every rank's RNG state); the others wait for it."""
@@ -419,13 +389,6 @@ class Trainer:
     def _say(self, message: str) -> None:
         if self.dist.is_main:
             say(message)
-
-    def _end_summary(self, reason: str, first_step: int, elapsed: float, checkpoint: Path) -> str:
-        steps = self.step - first_step
-        return end_summary(self.method.name, self.step, self.config, reason, steps, elapsed, self.out_dir, checkpoint)
-
-    def _start_summary(self) -> str:
-        return start_summary(self)
 
 
 def _load_named_states(kind: str, targets: Mapping[str, Any], states: Mapping[str, Any]) -> None:
