@@ -1,6 +1,7 @@
-"""One benchmark run: peak GEMM FLOP/s of the machine, then every model's training and inference
-throughput, achieved FLOP/s, utilization and peak memory, for each speed option against the plain
-eager baseline of the same model, and the 1024x2048 synthesis of the full-width CRN.
+"""One benchmark run: peak GEMM FLOP/s of the machine (float32, TF32 and bfloat16), then every model's
+training and inference throughput, achieved FLOP/s, utilization against each peak and peak memory,
+for each speed option against the plain eager baseline of the same model, the data stream with
+several worker processes, and the 1024x2048 synthesis of the full-width CRN.
 
 Usage::
 
@@ -13,8 +14,11 @@ and peak memory do not leak between measurements (peak memory: the child's peak 
 ``torch.cuda.max_memory_allocated`` on a GPU). Times are the best of ``--repeats`` steps after
 warm-up (compilation happens in the warm-up and is reported separately). FLOPs are counted once,
 on the eager model, by ``torch.utils.flop_counter``: all options do the same arithmetic, so
-achieved FLOP/s = counted FLOPs / time and utilization = achieved / measured peak GEMM FLOP/s.
-Ratios are "option time / eager time" inverted (> 1: faster than eager), measured side by side.
+achieved FLOP/s = counted FLOPs / time and utilization = achieved / a measured peak GEMM FLOP/s:
+the float32 peak, the TF32 peak (float32 on a GPU's tensor cores, what cuDNN's convolutions use by
+default; the float32 figure on a CPU) and the bfloat16 peak. Ratios are "option time / eager
+time" inverted (> 1: faster than eager), measured side by side. cuDNN's benchmark mode is on, as
+in the trainer. ``benchmarks/gpu_targets.py`` measures the targets of issue 16 in one run.
 
 Models (the methods' own training steps, through the trainer's TrainContext):
 
@@ -23,11 +27,13 @@ Models (the methods' own training steps, through the trainer's TrainContext):
 * ``pix2pix``: unet_256 + 70x70 PatchGAN at 256x256, batch 1 (the paper's setting).
 * ``colorizer``: Zhang et al.'s network at full width, 176x176 crops, batch 8 on a GPU, 2 on a CPU.
 
-Also the data stream (images/s the trainer's loader delivers with 0 and 1 worker processes, to
-compare with the training rates) and, unless ``--skip-synthesis``, the 1024x2048 synthesis.
+Also the data stream (images/s the trainer's loader delivers with 0, 1, 2, 4 and 8 worker
+processes, as many as the machine has cores, to compare with the training rates) and, unless
+``--skip-synthesis``, the 1024x2048 synthesis.
 
-Options: ``eager`` (baseline), ``channels_last``, ``bf16`` (autocast; float16 + loss scaling is the
-trainer's default on CUDA), ``compile`` (``torch.compile``, default mode).
+Options: ``eager`` (baseline: float32, contiguous, not compiled), ``channels_last``, ``bf16``
+(autocast), ``compile`` (``torch.compile``, default mode), ``defaults`` (what the trainer does by
+default on this device: on CUDA bfloat16 autocast + channels-last + compile, on a CPU eager).
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ import torch
 
 from imsynth.utils.sizes import parse_size
 
-OPTIONS = ("eager", "channels_last", "bf16", "compile")
+OPTIONS = ("eager", "channels_last", "bf16", "compile", "defaults")
 MODELS = ("crn", "pix2pix", "colorizer")
 
 
@@ -106,24 +112,32 @@ def build(model: str, args: argparse.Namespace, device: torch.device):
 
 def child(model: str, option: str, args: argparse.Namespace) -> dict:
     from imsynth.training import TrainContext
-    from imsynth.utils.device import resolve_device
+    from imsynth.training.speed import resolve_speed_settings
+    from imsynth.utils.device import autocast_dtype, resolve_device
     from imsynth.utils.profiling import count_flops, peak_rss_bytes, time_call
 
     device = resolve_device(args.device)
+    torch.backends.cudnn.benchmark = True  # as the trainer (not deterministic)
     torch.manual_seed(0)
     method, batch, infer, train, description = build(model, args, device)
-    channels_last = option == "channels_last"
+    if option == "defaults":
+        resolved = resolve_speed_settings(train, device)
+        amp = autocast_dtype(device) if resolved.amp else None
+        channels_last, compile_mode = bool(resolved.channels_last), "default" if resolved.compile else None
+    else:
+        amp = torch.bfloat16 if option == "bf16" else None
+        channels_last, compile_mode = option == "channels_last", "default" if option == "compile" else None
     for network in method.models().values():
         network.to(device).train()
         if channels_last:
             network.to(memory_format=torch.channels_last)
-    context = TrainContext(device, torch.bfloat16 if option == "bf16" else None, channels_last=channels_last)
+    context = TrainContext(device, amp, channels_last=channels_last, compile_mode=compile_mode)
     method.attach(context)
     method.optimizers(train)
     method.on_train_start()
     batch = context.to_device(batch)
-    if option == "compile":
-        method.wrap_models(torch.compile)
+    if compile_mode is not None:
+        method.wrap_models(context.compile)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
 
@@ -285,14 +299,17 @@ def main() -> None:
         print(json.dumps(result))
         return
 
+    from imsynth.training.speed import available_cores
     from imsynth.utils.device import describe_device, resolve_device
-    from imsynth.utils.profiling import measure_peak_gemm_flops
+    from imsynth.utils.profiling import measure_peaks
 
     device = resolve_device(args.device)
-    peak = measure_peak_gemm_flops(device)
+    peaks = measure_peaks(device)
+    peak = peaks["fp32"]
     print(
-        f"device: {describe_device(device)} | torch {torch.__version__} | peak GEMM fp32 "
-        f"{peak / 1e9:.1f} GFLOP/s (measured now)",
+        f"device: {describe_device(device)} | torch {torch.__version__} | peak GEMM "
+        + ", ".join(f"{name} {value / 1e9:.1f}" for name, value in peaks.items())
+        + " GFLOP/s (measured now)",
         flush=True,
     )
     forwarded = [
@@ -307,9 +324,8 @@ def main() -> None:
     ]
     if args.crn_size:
         forwarded += ["--crn-size", f"{args.crn_size[0]}x{args.crn_size[1]}"]
-    options = [o for o in args.options.split(",") if o]
-    if "eager" not in options:
-        options.insert(0, "eager")
+    # eager first, always: the other options' FLOPs and ratios are taken from its measurement
+    options = ["eager", *(o for o in dict.fromkeys(args.options.split(",")) if o and o != "eager")]
     results: list[dict] = []
     rows = []
     for model in (m for m in args.models.split(",") if m):
@@ -327,6 +343,9 @@ def main() -> None:
                 r["achieved_gflops"] = flops / r["step_s"] / 1e9
                 r["utilization"] = flops / r["step_s"] / peak
                 r["inference_utilization"] = infer_flops / r["inference_s"] / peak
+                for name, value in peaks.items():
+                    r[f"utilization_{name}"] = flops / r["step_s"] / value
+                    r[f"inference_utilization_{name}"] = infer_flops / r["inference_s"] / value
             if eager and "cascade_s" in r:
                 r["cascade_utilization"] = eager["cascade_flops"] / r["cascade_s"] / peak
             if eager:
@@ -337,7 +356,8 @@ def main() -> None:
             print(
                 f"  {r['description']} | {option}: train {r['images_per_s']:.3f} img/s "
                 f"(x{r.get('speedup_train', 1):.2f}), {r.get('achieved_gflops', 0):.1f} GFLOP/s = "
-                f"{100 * r.get('utilization', 0):.0f}% of peak | inference {r['inference_images_per_s']:.2f} img/s "
+                + "/".join(f"{100 * r.get(f'utilization_{n}', 0):.1f}" for n in peaks)
+                + f"% of the {'/'.join(peaks)} peaks | inference {r['inference_images_per_s']:.2f} img/s "
                 f"(x{r.get('speedup_inference', 1):.2f}, {100 * r.get('inference_utilization', 0):.0f}% of peak) | "
                 f"peak memory {r['peak_memory_gib']:.2f} GiB | first step {r['first_step_s']:.1f} s"
                 + (
@@ -348,7 +368,7 @@ def main() -> None:
                 flush=True,
             )
 
-    for workers in ("0", "1"):
+    for workers in (w for w in ("0", "1", "2", "4", "8") if int(w) < max(2, available_cores())):
         r = run_child(["data", workers, *forwarded])
         if r is not None:
             results.append(r)
@@ -379,18 +399,28 @@ def main() -> None:
             )
 
     print()
-    print("| model | option | train img/s | x eager | GFLOP/s | % peak | infer img/s | x eager | peak GiB |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| model | option | train img/s | x eager | GFLOP/s | % fp32 peak | % tf32 peak | % bf16 peak "
+        "| infer img/s | x eager | peak GiB |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
+        utilization = " | ".join(f"{100 * r.get(f'utilization_{n}', 0):.1f}" for n in ("fp32", "tf32", "bf16"))
         print(
             f"| {r['description']} | {r['option']} | {r['images_per_s']:.3f} | {r.get('speedup_train', 1):.2f} | "
-            f"{r.get('achieved_gflops', 0):.1f} | {100 * r.get('utilization', 0):.0f} | "
+            f"{r.get('achieved_gflops', 0):.1f} | {utilization} | "
             f"{r['inference_images_per_s']:.2f} | {r.get('speedup_inference', 1):.2f} | {r['peak_memory_gib']:.2f} |"
         )
     if args.json:
         Path(args.json).write_text(
             json.dumps(
-                {"device": str(device), "peak_gemm_gflops": peak / 1e9, "torch": torch.__version__, "results": results},
+                {
+                    "device": str(device),
+                    "peak_gemm_gflops": peak / 1e9,
+                    "peak_gflops": {name: value / 1e9 for name, value in peaks.items()},
+                    "torch": torch.__version__,
+                    "results": results,
+                },
                 indent=2,
             )
         )

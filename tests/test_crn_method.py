@@ -160,7 +160,7 @@ def test_rebalancing_equalises_the_layer_terms_and_survives_resume(tiny_root, tm
     dataset = CityscapesPairs(tiny_root, "train", size=(32, 64))
     method = CRNMethod(config)
     Trainer(method, train, dataset).fit()
-    means = [s / method._term_count for s in method._term_sums]
+    means = [s / method._term_count for s in method._term_sum_list()]
     weights = method.criterion.layer_weights
     assert method._term_count == 4
     defaults = method.criterion.extractor.default_layer_weights

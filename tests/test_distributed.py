@@ -136,7 +136,9 @@ def test_compiled_training_matches_eager(tmp_path):
 
     _, eager = run("eager", False)
     method, compiled = run("compiled", True)
-    assert type(method.net).__name__ == "OptimizedModule"  # the step ran compiled...
+    wrapper = method.net  # the step ran compiled (no fallback to eager)...
+    assert type(wrapper).__name__ == "SwitchableCompiled" and wrapper.switch.enabled and wrapper.switch.failure is None
+    assert type(wrapper._compiled).__name__ == "OptimizedModule"
     assert type(method.models()["net"]).__name__ == "Sequential"  # ...the checkpoint holds the plain net
     for name, tensor in eager.items():
         torch.testing.assert_close(compiled[name], tensor, rtol=1e-4, atol=1e-5, msg=name)

@@ -229,6 +229,7 @@ def train_colorizer(ctx: click.Context, prior_dir: Path | None, **params: Any) -
     from imsynth.color.bins import ab_bins
     from imsynth.color.prior import ColorPrior
     from imsynth.methods.colorizer import ColorizerMethod, folder_prior
+    from imsynth.training.speed import default_num_workers
 
     def prepare(config: Any, train: TrainConfig, dry_run: bool) -> None:
         config.data.root = _photo_folder(config.data.root or None, dry_run)
@@ -239,9 +240,8 @@ def train_colorizer(ctx: click.Context, prior_dir: Path | None, **params: Any) -
         else:
             source = str(Path(train.out_dir) / "prior")
             say(f"no --prior given: computing the colour prior of {config.data.root} into {source}")
-            prior = folder_prior(
-                config.data.root, config.quantization, config.data.load_size, train.num_workers, progress=True
-            )
+            workers = train.num_workers if train.num_workers is not None else default_num_workers("cpu")
+            prior = folder_prior(config.data.root, config.quantization, config.data.load_size, workers, progress=True)
             prior.save(source)
         prior.check_bins(ab_bins(config.quantization))
         say(f"colour prior: {_describe_prior(prior)}")

@@ -11,7 +11,6 @@ continues it (same config: the latest checkpoint; another config: refused with t
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -112,21 +111,21 @@ def train_options(*, lr: float, batch_size: int = 1) -> Callable[[Callable[..., 
             field="train.amp",
             default=True,
             show_default=True,
-            help="Mixed precision (CUDA only; dtype: --set train.amp_dtype=bfloat16).",
+            help="Mixed precision on CUDA: bfloat16 autocast (float16 with loss scaling on GPUs without bfloat16; "
+            "--set train.amp_dtype=float16).",
         ),
         field_option(
             "--channels-last/--no-channels-last",
             field="train.channels_last",
-            default=False,
-            show_default=True,
-            help="NHWC memory format (faster convolutions on recent GPUs).",
+            default=None,
+            help="NHWC memory format (faster convolutions on recent GPUs)  [default: on with CUDA, off on the CPU]",
         ),
         field_option(
             "--compile/--no-compile",
             field="train.compile",
-            default=False,
-            show_default=True,
-            help="torch.compile the networks (slow first steps, then faster; same results).",
+            default=None,
+            help="torch.compile the networks: slow first steps, then faster; falls back to eager if it fails  "
+            "[default: on with CUDA (one process), off on the CPU]",
         ),
         field_option(
             "--deterministic",
@@ -138,9 +137,9 @@ def train_options(*, lr: float, batch_size: int = 1) -> Callable[[Callable[..., 
             "--workers",
             field="train.num_workers",
             type=click.IntRange(0),
-            default=min(4, os.cpu_count() or 1) - 1,
-            show_default=True,
-            help="Data-loading worker processes.",
+            default=None,
+            help="Data-loading worker processes  [default: min(8, cores - 1) with CUDA, min(4, cores) - 1 on "
+            "the CPU; cores per process under torchrun]",
         ),
         field_option(
             "--log-every",

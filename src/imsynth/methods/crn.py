@@ -173,8 +173,10 @@ class CRNMethod(TrainingMethod[CRNMethodConfig]):
         if self.adversary is not None:
             config.adversarial.discriminator.check_image_size(config.model.height, config.model.width)
         self.criterion: FeatureMatchingLoss | DiversityLoss | None = None
+        self._loss: nn.Module | None = None  # the criterion as the step calls it (compiled when the run compiles)
         self._rebalanced_weights: list[float] | None = None
-        self._term_sums: list[float] = []  # running sums of the unweighted per-layer terms
+        # Running sums of the unweighted per-layer terms, kept on the device (no synchronisation per step).
+        self._term_sums: torch.Tensor | list[float] = []
         self._term_count = 0
 
     def build_dataset(self, seed: int = 0) -> CityscapesPairs:
@@ -200,10 +202,14 @@ class CRNMethod(TrainingMethod[CRNMethodConfig]):
 
     def on_train_start(self) -> None:
         extractor = build_loss_network(self.config.loss).to(self.device)
+        ctx = self._ctx  # None outside a trainer
+        if ctx is not None and ctx.channels_last:  # the generator's output arrives channels-last: one layout
+            extractor.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         loss = self.config.loss
         if self._rebalanced_weights:
             loss = dataclasses.replace(loss, layer_weights=list(self._rebalanced_weights))
         self.criterion = build_criterion(loss, self.config.model.num_variants, extractor)
+        self._loss = ctx.compile(self.criterion) if ctx is not None else self.criterion
 
     def compute_loss(
         self, batch: dict[str, Any], fakes: torch.Tensor | None = None
@@ -214,9 +220,10 @@ class CRNMethod(TrainingMethod[CRNMethodConfig]):
         labels, real = batch["label"], batch["image"]
         if fakes is None:
             fakes = self.generator(labels)
+        criterion = self._loss if self._loss is not None else self.criterion
         if isinstance(self.criterion, DiversityLoss):
-            return self.criterion(fakes, real, self._label_maps(labels, real.dtype))
-        return self.criterion(fakes[:, 0], real)
+            return criterion(fakes, real, self._label_maps(labels, real.dtype))
+        return criterion(fakes[:, 0], real)
 
     def _label_maps(self, labels: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         cfg = self.config.model
@@ -248,14 +255,25 @@ class CRNMethod(TrainingMethod[CRNMethodConfig]):
         return {"loss": loss.detach(), **{f"loss/{k}": v for k, v in terms.items()}, **scalars}
 
     def _accumulate_terms(self, terms: dict[str, torch.Tensor]) -> None:
+        """Add this step's unweighted per-layer terms to the running sums (on the device, no sync)."""
         weights = self.criterion.layer_weights  # type: ignore[union-attr]
-        raw = [float(terms[f"layer{l}"]) / w if w else 0.0 for l, w in enumerate(weights)]
-        self._term_sums = [a + b for a, b in zip(self._term_sums, raw, strict=True)] if self._term_sums else raw
+        zero = torch.zeros((), dtype=torch.float64, device=self.device)
+        raw = torch.stack(
+            [terms[f"layer{l}"].detach().to(torch.float64) / w if w else zero for l, w in enumerate(weights)]
+        )
+        sums = self._term_sums
+        if isinstance(sums, list):  # none yet, or as restored from a checkpoint
+            sums = torch.tensor(sums, dtype=torch.float64, device=self.device) if sums else torch.zeros_like(raw)
+        self._term_sums = sums + raw
         self._term_count += 1
+
+    def _term_sum_list(self) -> list[float]:
+        sums = self._term_sums
+        return sums.tolist() if isinstance(sums, torch.Tensor) else list(sums)
 
     def _rebalance(self) -> None:
         """lambda_l <- lambda_0 * mean_0 / mean_l: every weighted term matches the image term's mean."""
-        means = [total / max(1, self._term_count) for total in self._term_sums]
+        means = [total / max(1, self._term_count) for total in self._term_sum_list()]
         # Under DDP every process saw its share of the batches: use the means over all of them.
         means = mean_over_ranks(torch.tensor(means, dtype=torch.float64, device=self.device), environment()).tolist()
         old = self.criterion.layer_weights  # type: ignore[union-attr]
@@ -270,7 +288,7 @@ class CRNMethod(TrainingMethod[CRNMethodConfig]):
     def state_dict_extra(self) -> dict[str, Any]:
         return {
             "rebalanced_weights": self._rebalanced_weights,
-            "term_sums": self._term_sums,
+            "term_sums": self._term_sum_list(),
             "term_count": self._term_count,
         }
 

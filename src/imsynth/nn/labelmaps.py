@@ -51,7 +51,10 @@ def one_hot_with_void(
     """One-hot encode a train-id map into ``num_classes + 1`` channels (last one = void).
 
     Values ``0 .. num_classes-1`` set their class channel; ``ignore_index`` sets the void
-    channel. Any other value is an error (it would silently become void otherwise).
+    channel. Any other value is an error (it would silently become void otherwise): a
+    ``ValueError`` naming the values for a CPU tensor; on a GPU a device-side assertion, so that
+    a training step never waits for the device to read the check's result back (a host
+    synchronisation per call).
     """
     ids = _squeeze_ids(ids)
     if ids.is_floating_point() or ids.is_complex():
@@ -59,9 +62,12 @@ def one_hot_with_void(
     ids = ids.long()
     valid = (ids >= 0) & (ids < num_classes)
     invalid = ~valid & (ids != ignore_index)
-    if bool(invalid.any()):
+    message = f"label ids must lie in [0, {num_classes}) or equal ignore_index={ignore_index}"
+    if ids.device.type != "cpu":
+        torch._assert_async(~invalid.any(), message)
+    elif bool(invalid.any()):
         bad = torch.unique(ids[invalid])[:10].tolist()
-        raise ValueError(f"label ids must lie in [0, {num_classes}) or equal ignore_index={ignore_index}; found {bad}")
+        raise ValueError(f"{message}; found {bad}")
     index = torch.where(valid, ids, torch.full_like(ids, num_classes))
     return F.one_hot(index, num_classes + 1).permute(0, 3, 1, 2).to(dtype)
 

@@ -53,12 +53,14 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
-    amp: bool = False  # mixed precision; CUDA only (ignored on CPU)
-    amp_dtype: Literal["auto", "bfloat16", "float16"] = "auto"
-    channels_last: bool = False
-    compile: bool = False  # torch.compile the method's models (same results, faster after warm-up)
+    # Speed (imsynth.training.speed): amp acts on CUDA only; channels_last and compile None ("auto") are
+    # on with CUDA and off on the CPU; num_workers None follows the machine.
+    amp: bool = True  # mixed precision (autocast) on CUDA; nothing on the CPU
+    amp_dtype: Literal["auto", "bfloat16", "float16"] = "auto"  # auto: bfloat16 where supported
+    channels_last: bool | None = None
+    compile: bool | None = None  # torch.compile (same results, faster after warm-up); falls back to eager
     compile_mode: Literal["default", "reduce-overhead", "max-autotune"] = "default"
-    num_workers: int = 0
+    num_workers: int | None = None
     dist_backend: Literal["auto", "nccl", "gloo"] = "auto"  # under torchrun: auto = nccl on GPUs, else gloo
 
     log_every: int = 50
@@ -92,7 +94,7 @@ class TrainConfig:
             raise ValueError(f"grad_clip must be positive or None, got {self.grad_clip}")
         if self.decay_start_step < 0:
             raise ValueError(f"decay_start_step must be >= 0, got {self.decay_start_step}")
-        if self.num_workers < 0:
+        if self.num_workers is not None and self.num_workers < 0:
             raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
         if self.keep_last is not None and self.keep_last < 1:
             raise ValueError(f"keep_last must be >= 1 or None (keep all), got {self.keep_last}")

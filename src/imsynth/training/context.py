@@ -16,7 +16,10 @@ import contextlib
 from typing import Any
 
 import torch
+from torch import nn
 from torch.optim import Optimizer
+
+from imsynth.training.speed import CompileSwitch, SwitchableCompiled
 
 __all__ = ["TrainContext"]
 
@@ -30,11 +33,14 @@ class TrainContext:
         amp_dtype: torch.dtype | None = None,
         grad_clip: float | None = None,
         channels_last: bool = False,
+        compile_mode: str | None = None,
     ) -> None:
         self.device = device
         self.amp_dtype = amp_dtype
         self.grad_clip = grad_clip
         self.channels_last = channels_last
+        #: Shared by every module compiled for this run (None: nothing is compiled).
+        self.compile_switch = CompileSwitch(compile_mode) if compile_mode is not None else None
         # Loss scaling is only needed for float16: bfloat16 has float32's exponent range.
         self.scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
 
@@ -73,6 +79,22 @@ class TrainContext:
         optimizer.zero_grad(set_to_none=True)
         self.backward(loss)
         self.step(optimizer)
+
+    @property
+    def compiling(self) -> bool:
+        """True while this run's modules run compiled (not after a fallback to eager)."""
+        return self.compile_switch is not None and self.compile_switch.enabled
+
+    def compile(self, module: nn.Module) -> nn.Module:
+        """``module`` through ``torch.compile`` when the run compiles, else ``module`` itself.
+
+        The trainer compiles the method's models; a method compiles other modules of its step with
+        this (e.g. CRN's loss network). Every such module falls back to eager together
+        (:mod:`imsynth.training.speed`).
+        """
+        if self.compile_switch is None:
+            return module
+        return SwitchableCompiled(module, self.compile_switch)
 
     def to_device(self, batch: Any) -> Any:
         """Move tensors in nested dicts/lists/tuples to the device (4-D ones channels-last if set)."""

@@ -138,23 +138,32 @@ class Progress:
         self._step = start_step
         self._started = time.monotonic()
         self._budget = None if max_minutes is None else 60.0 * max_minutes
+        self._shown: dict[str, str] = {}
         if enabled and not is_quiet():
             self._bar = progress(
                 total=max_steps if self._budget is None else None, initial=start_step, unit="step", smoothing=0.1
             )
 
-    def update(self, scalars: dict[str, float], images_per_second: float | None) -> None:
+    def update(self, scalars: dict[str, float] | None, images_per_second: float | None) -> None:
+        """One more step; ``scalars`` None keeps the losses shown last (the trainer reads them from
+        the device every few steps only)."""
         self._step += 1
         if self._bar is None:
             return
-        # Top-level scalars only ("loss", "loss_g"...); per-term "group/name" values go to the logs.
-        shown = {name: f"{value:.4g}" for name, value in scalars.items() if "/" not in name}
+        if scalars is not None:
+            self.show(scalars)
+        shown = dict(self._shown)
         if images_per_second is not None:
             shown["img/s"] = f"{images_per_second:.1f}"
         if self._budget is not None:
             self._bar.total = self.expected_last_step()
         self._bar.set_postfix(shown, refresh=False)
         self._bar.update(1)
+
+    def show(self, scalars: dict[str, float]) -> None:
+        """The losses to show from now on."""
+        # Top-level scalars only ("loss", "loss_g"...); per-term "group/name" values go to the logs.
+        self._shown = {name: f"{value:.4g}" for name, value in scalars.items() if "/" not in name}
 
     def expected_last_step(self) -> int:
         """The step at which training will stop: ``max_steps`` or where the time budget runs out."""

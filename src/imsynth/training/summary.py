@@ -12,35 +12,68 @@ from imsynth.training import distributed
 from imsynth.training.config import TrainConfig
 from imsynth.training.distributed import DistributedEnv
 
-__all__ = ["step_scalars", "end_summary", "count", "duration"]
+__all__ = ["PendingScalars", "end_summary", "count", "duration"]
 
 
-def step_scalars(
-    output: Mapping[str, float | torch.Tensor], method_name: str, device: torch.device, dist: DistributedEnv
-) -> dict[str, float]:
-    """A ``training_step`` result as floats, tensors averaged over the DDP processes (one device sync)."""
-    if not isinstance(output, Mapping):
-        raise TypeError(f"{method_name}.training_step must return a dict of scalars, got {type(output).__name__}")
-    values: dict[str, float] = {}
-    tensors: dict[str, torch.Tensor] = {}
-    for name, value in output.items():
-        if isinstance(value, torch.Tensor):
-            if value.numel() != 1:
-                raise ValueError(
-                    f"training_step scalar {name!r} has shape {tuple(value.shape)}; "
-                    "return a single value (e.g. loss.mean())"
-                )
-            tensors[name] = value.detach().reshape(()).to(device, torch.float32)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            values[name] = float(value)
-        else:
+class PendingScalars:
+    """The steps' scalars, kept where they were computed until the trainer reads them.
+
+    Reading a GPU tensor's value makes the host wait for the device (a synchronisation): done
+    every step, the GPU idles while Python prepares the next one. So :meth:`add` only checks the
+    types and stacks each step's tensors into one small tensor on the device (one kernel), and
+    :meth:`read` -- every ``log_every`` steps, before a checkpoint or sample grid and at the end --
+    turns all pending steps into floats at once (one synchronisation, and under DDP one
+    ``all_reduce`` of the block: the mean over processes, as before).
+    """
+
+    def __init__(self, method_name: str, device: torch.device, dist: DistributedEnv) -> None:
+        self.method_name = method_name
+        self.device = device
+        self.dist = dist
+        self._steps: list[tuple[int, tuple[str, ...], dict[str, float], torch.Tensor | None]] = []
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+    def add(self, step: int, output: Mapping[str, float | torch.Tensor]) -> None:
+        """Keep the scalars of training step ``step`` (1-based: the step just completed)."""
+        if not isinstance(output, Mapping):
             raise TypeError(
-                f"training_step scalar {name!r} is a {type(value).__name__}, expected a float or a 0-dim tensor"
+                f"{self.method_name}.training_step must return a dict of scalars, got {type(output).__name__}"
             )
-    if tensors:  # averaged over the processes of a DDP job: the loss of the global batch
-        stacked = distributed.mean_over_ranks(torch.stack(list(tensors.values())), dist)
-        values.update(zip(tensors, stacked.tolist(), strict=True))
-    return {name: values[name] for name in output}  # keep the method's order
+        values: dict[str, float] = {}
+        tensors: list[torch.Tensor] = []
+        for name, value in output.items():
+            if isinstance(value, torch.Tensor):
+                if value.numel() != 1:
+                    raise ValueError(
+                        f"training_step scalar {name!r} has shape {tuple(value.shape)}; "
+                        "return a single value (e.g. loss.mean())"
+                    )
+                tensors.append(value.detach().reshape(()).to(self.device, torch.float32, non_blocking=True))
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                values[name] = float(value)
+            else:
+                raise TypeError(
+                    f"training_step scalar {name!r} is a {type(value).__name__}, expected a float or a 0-dim tensor"
+                )
+        stacked = torch.stack(tensors) if tensors else None
+        self._steps.append((step, tuple(output), values, stacked))
+
+    def read(self) -> list[tuple[int, dict[str, float]]]:
+        """Every pending step's scalars as floats, in the method's order, oldest first; then none pend.
+
+        Under DDP every process must call this at the same steps (the values are averaged over them).
+        """
+        steps, self._steps = self._steps, []
+        blocks = [stacked for *_, stacked in steps if stacked is not None]
+        # One block for all steps and one transfer to the host (under DDP: one all_reduce too).
+        flat = distributed.mean_over_ranks(torch.cat(blocks), self.dist).tolist() if blocks else []
+        numbers = iter(flat)
+        rows = []
+        for step, names, values, _ in steps:  # tensors were stacked in the method's order
+            rows.append((step, {name: values[name] if name in values else next(numbers) for name in names}))
+        return rows
 
 
 def end_summary(
@@ -96,6 +129,8 @@ def start_summary(trainer: Any) -> str:
     params = ", ".join(f"{name} {count(n)}" for name, n in sizes.items())
     context = trainer.context
     amp = f", amp {str(context.amp_dtype).removeprefix('torch.')}" if context.amp_enabled else ""
+    amp += ", channels_last" if context.channels_last else ""
+    amp += f", torch.compile ({trainer.config.compile_mode})" if context.compile_switch is not None else ""
     start = f"resumed at step {trainer.step}" if trainer.resumed_from is not None else "from scratch"
     notes = "".join(f" | note: {note}" for note in trainer._notes)
     where = describe_device(trainer.device)

@@ -32,10 +32,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import torch
-from torch import nn
 from torch.utils.data import Dataset
 
 from imsynth.runs import find_latest, load_latest_complete, load_weights_into, save_checkpoint
@@ -53,24 +52,24 @@ from imsynth.training.failures import (
     write_failure_message,
 )
 from imsynth.training.logging import Progress, RunLogger, ScalarWindow, Throughput
-from imsynth.training.method import StepOutput, TrainingMethod
+from imsynth.training.method import TrainingMethod
 from imsynth.training.optim import lr_factor, make_scheduler
 from imsynth.training.signals import StopSignals
-from imsynth.training.summary import end_summary, start_summary, step_scalars
-from imsynth.training.visualize import image_grid
+from imsynth.training.speed import GuardedSteps, resolve_speed_settings
+from imsynth.training.summary import PendingScalars, end_summary, start_summary
+from imsynth.training.visualize import sample_grid
 from imsynth.utils.config import save_config
 from imsynth.utils.console import say
 from imsynth.utils.device import autocast_dtype, resolve_device
-from imsynth.utils.seeding import (
-    configure_determinism,
-    get_rng_state,
-    mix_seed,
-    preserved_rng,
-    seed_everything,
-    set_rng_state,
-)
+from imsynth.utils.seeding import configure_determinism, get_rng_state, mix_seed, seed_everything, set_rng_state
 
 __all__ = ["Trainer", "TrainResult", "TrainingDivergedError", "RunExistsError", "RunWriteError"]
+
+#: Steps whose scalars may wait on the device at most (then they are read even between log steps).
+MAX_PENDING_STEPS = 500
+#: Under DDP the processes agree on stopping (time budget, signals) every this many steps: the
+#: agreement is an all_reduce read back to the host, a synchronisation (one process: every step).
+STOP_CHECK_EVERY = 10
 
 
 @dataclass
@@ -103,7 +102,6 @@ class Trainer:
         if not isinstance(getattr(method, "name", None), str) or not method.name:
             raise TypeError(f"{type(method).__name__} must set a class attribute `name` (e.g. 'pix2pix')")
         self.method = method
-        self.config = config
         self.dataset = dataset
         self.dataset_size = check_dataset(dataset)
         self.out_dir = Path(config.out_dir)
@@ -117,6 +115,9 @@ class Trainer:
             self.device = torch.device("cuda", self.dist.local_rank)  # one GPU per process
             torch.cuda.set_device(self.device)
         distributed.per_rank_batch_size(config.batch_size, self.dist)  # checks it divides
+        self.run_config = make_run_config(method.name, config, method.config_dict())  # "auto" stays auto
+        # What runs: channels_last/compile on with CUDA, workers from the machine (training/speed.py).
+        self.config = config = resolve_speed_settings(config, self.device, self.dist.world_size)
         amp_dtype = autocast_dtype(self.device, config.amp_dtype) if config.amp else None
         configure_determinism(config.deterministic)
         seed_everything(config.seed)
@@ -127,7 +128,8 @@ class Trainer:
             if config.channels_last:
                 model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
             model.train()
-        self.context = TrainContext(self.device, amp_dtype, config.grad_clip, config.channels_last)
+        compile_mode = config.compile_mode if config.compile else None
+        self.context = TrainContext(self.device, amp_dtype, config.grad_clip, bool(config.channels_last), compile_mode)
         method.attach(self.context)
         self.optimizers = method.optimizers(config)
         if not self.optimizers:
@@ -138,8 +140,11 @@ class Trainer:
             if self.dist.rank > 0:  # same initial weights (DDP broadcasts rank 0's), own noise streams
                 seed_everything(mix_seed(config.seed, self.dist.rank))
         if config.compile:
-            method.wrap_models(lambda model: cast(nn.Module, torch.compile(model, mode=config.compile_mode)))
-        self.run_config = make_run_config(method.name, config, method.config_dict())
+            method.wrap_models(self.context.compile)
+        # The first steps may fall back to eager when compilation fails (one process only).
+        models, optimizers = list(self.models.values()), list(self.optimizers.values())
+        guard = config.compile and not self.dist.enabled
+        self._guard = GuardedSteps(method, self.context, models, optimizers, self._say) if guard else None
 
         self.step = 0  # completed training steps
         self.samples_seen = 0  # position in the data stream
@@ -147,8 +152,6 @@ class Trainer:
         self._last_saved_step: int | None = None
         self._rng_to_restore: dict[str, Any] | None = None
         self._notes: list[str] = []
-        if config.amp and amp_dtype is None:
-            self._notes.append("amp is ignored on CPU")
         if resume:
             self._resume()
 
@@ -222,7 +225,7 @@ class Trainer:
             batch_size=config.batch_size,
             seed=config.seed,
             start=self.samples_seen,
-            num_workers=config.num_workers,
+            num_workers=int(config.num_workers or 0),
             pin_memory=self.device.type == "cuda",
             rank=self.dist.rank,
             world_size=self.dist.world_size,
@@ -231,7 +234,7 @@ class Trainer:
         logger = RunLogger(self.out_dir, self.step, tensorboard=config.tensorboard) if main else None
         if logger is not None and self.step == 0:
             logger.describe(self.run_config)
-        self._say(self._start_summary())
+        self._say(start_summary(self))
         progress = Progress(config.progress and main, self.step, config.max_steps, max_minutes=config.max_minutes)
 
         self.method.on_train_start()
@@ -243,6 +246,7 @@ class Trainer:
         deadline = start + 60.0 * config.max_minutes if config.max_minutes is not None else None
         first_step = self.step
         window, speed = ScalarWindow(), Throughput()
+        pending = PendingScalars(type(self.method).__name__, self.device, self.dist)
         scalars: dict[str, float] = {}
         stop_reason = "max_steps"
         try:
@@ -251,10 +255,15 @@ class Trainer:
                     if self._should_stop(deadline, signals):
                         stop_reason = "max_minutes" if self._past(deadline) else signals.received or "a stop signal"
                         break
-                    scalars, learning_rates = self._train_step(next(batches))
+                    learning_rates = self._train_step(next(batches), pending)
                     speed.add(config.batch_size)
-                    window.add(scalars)
-                    progress.update(scalars, speed.recent)
+                    progress.update(None, speed.recent)
+                    # Scalars are read from the device (one synchronisation) only when something uses
+                    # them, and always before a checkpoint or sample grid: a diverged state is never saved.
+                    every = (config.log_every, config.sample_every, config.checkpoint_every, MAX_PENDING_STEPS)
+                    if any(self.step % n == 0 for n in every):
+                        scalars = self._read_scalars(pending, window, scalars)
+                        progress.show(scalars)
                     if logger is not None and self.step % config.log_every == 0:
                         logger.scalars(
                             self.step,
@@ -269,6 +278,7 @@ class Trainer:
                         self._save_samples(logger, preview)
                     if self.step % config.checkpoint_every == 0:
                         self._save_checkpoint()
+                scalars = self._read_scalars(pending, window, scalars)
                 if self._last_saved_step != self.step:
                     self._save_checkpoint()
         except KeyboardInterrupt:
@@ -293,7 +303,10 @@ class Trainer:
 
         elapsed = time.monotonic() - start
         checkpoint = self.checkpoint_dir / checkpoint_name(self.step)
-        self._say(self._end_summary(stop_reason, first_step, elapsed, checkpoint))
+        steps = self.step - first_step
+        self._say(
+            end_summary(self.method.name, self.step, config, stop_reason, steps, elapsed, self.out_dir, checkpoint)
+        )
         return TrainResult(self.step, stop_reason, checkpoint, elapsed, scalars)
 
     @staticmethod
@@ -302,47 +315,47 @@ class Trainer:
 
     def _should_stop(self, deadline: float | None, signals: StopSignals) -> bool:
         """The time budget is used up or a stop signal arrived (on any process, under DDP)."""
-        if deadline is None and not self.dist.enabled:
-            return signals.received is not None
+        if not self.dist.enabled:
+            return self._past(deadline) or signals.received is not None
+        if self.step % STOP_CHECK_EVERY:  # the same steps on every process
+            return False
         return distributed.any_rank(self._past(deadline) or signals.received is not None, self.device, self.dist)
 
-    def _train_step(self, batch: Any) -> tuple[dict[str, float], dict[str, float]]:
-        """One optimization step; returns the method's scalars and the learning rates it used."""
-        output = self.method.training_step(self.context.to_device(batch), self.step)
+    def _train_step(self, batch: Any, pending: PendingScalars) -> dict[str, float]:
+        """One optimization step (its scalars join ``pending``); returns the learning rates it used."""
+        batch = self.context.to_device(batch)
+        run_step = self.method.training_step if self._guard is None else self._guard.training_step
+        output = run_step(batch, self.step)
         self.context.end_iteration()
-        scalars = self._checked_scalars(output)  # raises before anything of this step is saved
+        pending.add(self.step + 1, output)
         learning_rates = {f"lr/{name}": opt.param_groups[0]["lr"] for name, opt in self.optimizers.items()}
         for scheduler in self.schedulers.values():
             scheduler.step()
         self.step += 1
         self.samples_seen += self.config.batch_size
-        return scalars, learning_rates
+        return learning_rates
 
-    def _checked_scalars(self, output: StepOutput) -> dict[str, float]:
-        """The step's scalars as floats (one device sync); stop on NaN/inf."""
-        scalars = step_scalars(output, type(self.method).__name__, self.device, self.dist)
-        for name, value in scalars.items():
-            if not math.isfinite(value):
-                raise TrainingDivergedError(
-                    divergence_message(self.checkpoint_dir, self.step, name, value, self.optimizers)
-                )
-        return scalars
+    def _read_scalars(self, pending: PendingScalars, window: ScalarWindow, last: dict[str, float]) -> dict[str, float]:
+        """The pending steps' scalars as floats (one synchronisation) into ``window``; the newest
+        step's are returned (``last`` when none pend). Stops at the first NaN/inf."""
+        if not len(pending):
+            return last
+        for step, values in pending.read():
+            for name, value in values.items():
+                if not math.isfinite(value):
+                    message = divergence_message(self.checkpoint_dir, step - 1, name, value, self.optimizers)
+                    raise TrainingDivergedError(message)
+            window.add(values)
+            last = values
+        return last
 
     # ------------------------------------------------------------------ outputs
 
     def _save_samples(self, logger: RunLogger, batch: Any) -> None:
-        """Render the method's sample images for the fixed preview batch (RNG streams untouched)."""
-        modes = {name: model.training for name, model in self.models.items()}
-        for model in self.models.values():
-            model.eval()
-        try:
-            with torch.no_grad(), preserved_rng(), self.method.unwrapped():
-                images = self.method.sample(batch)
-        finally:
-            for name, model in self.models.items():
-                model.train(modes[name])
-        if images:
-            logger.image(self.step, image_grid(images, max_rows=self.config.sample_count))
+        """The method's sample grid for the fixed preview batch (RNG streams untouched)."""
+        grid = sample_grid(self.method, self.models, batch, max_rows=self.config.sample_count)
+        if grid is not None:
+            logger.image(self.step, grid)
 
     def _save_checkpoint(self) -> Path:
         """Rank 0 writes the checkpoint (with every rank's RNG state); the others wait for it."""
@@ -376,13 +389,6 @@ class Trainer:
     def _say(self, message: str) -> None:
         if self.dist.is_main:
             say(message)
-
-    def _end_summary(self, reason: str, first_step: int, elapsed: float, checkpoint: Path) -> str:
-        steps = self.step - first_step
-        return end_summary(self.method.name, self.step, self.config, reason, steps, elapsed, self.out_dir, checkpoint)
-
-    def _start_summary(self) -> str:
-        return start_summary(self)
 
 
 def _load_named_states(kind: str, targets: Mapping[str, Any], states: Mapping[str, Any]) -> None:

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from imsynth.utils.images import tensor_to_uint8, tile_grid
+from imsynth.utils.seeding import preserved_rng
 
-__all__ = ["image_grid"]
+if TYPE_CHECKING:
+    from imsynth.training.method import TrainingMethod
+
+__all__ = ["image_grid", "sample_grid"]
 
 
 def image_grid(columns: Mapping[str, torch.Tensor], max_rows: int | None = None, pad: int = 2) -> np.ndarray:
@@ -27,6 +33,26 @@ def image_grid(columns: Mapping[str, torch.Tensor], max_rows: int | None = None,
         rows = min(rows, max_rows)
     cells = [[tensor_to_uint8(batch[row]) for batch in batches] for row in range(rows)]
     return tile_grid(cells, pad=pad, column_titles=list(columns))
+
+
+def sample_grid(
+    method: TrainingMethod[Any], models: Mapping[str, nn.Module], batch: Any, max_rows: int | None = None
+) -> np.ndarray | None:
+    """``method.sample(batch)`` as an :func:`image_grid` (``None`` when it draws nothing).
+
+    ``models`` (the method's) run in eval mode without gradients and the random streams are left
+    as they were, so rendering samples changes nothing of the training run.
+    """
+    modes = {name: model.training for name, model in models.items()}
+    for model in models.values():
+        model.eval()
+    try:
+        with torch.no_grad(), preserved_rng(), method.unwrapped():
+            images = method.sample(batch)
+    finally:
+        for name, model in models.items():
+            model.train(modes[name])
+    return image_grid(images, max_rows=max_rows) if images else None
 
 
 def _as_rgb(name: str, images: torch.Tensor) -> torch.Tensor:
