@@ -19,7 +19,7 @@ import click
 
 from imsynth.cli.configure import field_option
 from imsynth.cli.options import SIZE, device_option
-from imsynth.cli.prepare import prepare_layout_pairs, resolve_streets, size_fields
+from imsynth.cli.prepare import layout_label_space_option, prepare_layout_pairs, resolve_streets, size_fields
 from imsynth.cli.train import train_method, train_options
 from imsynth.utils.console import say
 
@@ -230,13 +230,7 @@ def compare_command(runs: tuple[str, ...], out_dir: Path, **params: Any) -> None
     show_default=True,
     help="Scales the widths (32, 64, 128, 128) of the backbone, ASPP and decoder.",
 )
-@field_option(
-    "--label-space",
-    field="data.label_space",
-    default="cityscapes",
-    show_default=True,
-    help="Label space of the layouts (its class count sets the model's).",
-)
+@layout_label_space_option
 @field_option(
     "--val-split",
     field="data.val_split",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from imsynth.cli.configure import field_option
 from imsynth.utils.console import say
 
 if TYPE_CHECKING:
@@ -69,3 +70,13 @@ def prepare_layout_pairs(config: Any, train: TrainConfig, dry_run: bool) -> None
 
 def size_fields(size: tuple[int, int]) -> dict[str, Any]:
     return {"model.height": size[0], "model.width": size[1]}
+
+
+#: ``--label-space`` of the commands that train on layout pairs (``train crn``, ``train segmenter``).
+layout_label_space_option = field_option(
+    "--label-space",
+    field="data.label_space",
+    default="cityscapes",
+    show_default=True,
+    help="Label space of the layouts (its class count sets the model's).",
+)

@@ -19,7 +19,7 @@ import click
 
 from imsynth.cli.configure import FieldOption, config_file_option, field_option, given_options, option_layers
 from imsynth.cli.options import SIZE
-from imsynth.cli.prepare import prepare_layout_pairs, size_fields
+from imsynth.cli.prepare import layout_label_space_option, prepare_layout_pairs, size_fields
 from imsynth.utils.console import say
 
 if TYPE_CHECKING:
@@ -340,13 +340,7 @@ def train_group() -> None:
     default=None,
     help="torchvision-format VGG-19 weights (vgg19-dcbb9e9d.pth).",
 )
-@field_option(
-    "--label-space",
-    field="data.label_space",
-    default="cityscapes",
-    show_default=True,
-    help="Label space of the layouts (its class count sets the model's).",
-)
+@layout_label_space_option
 @field_option(
     "--activation-checkpointing",
     field="model.activation_checkpointing",
